@@ -1,0 +1,487 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Typed, validated configuration from config/*.yaml.
+
+Each config file maps onto a tree of frozen dataclasses whose fields carry a description and the
+allowed range. Loading checks every key, so a typo, a wrong type or an out-of-range value stops the
+program at start-up with the file and the dotted key, not deep inside a control loop.
+
+Files read by a ROS node use the ROS 2 parameter-file layout (`<node>: ros__parameters: ...`), so
+the same file is the node's `--params-file` and the core's configuration; the nodes declare one ROS
+parameter per leaf field, with the field's description and range (see :func:`leaves`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+import yaml
+
+T = TypeVar("T")
+
+ROS_PARAMETERS = "ros__parameters"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown, of the wrong type or out of range."""
+
+
+def param(default: Any, doc: str, *, ge: float | None = None, gt: float | None = None,
+          le: float | None = None, lt: float | None = None) -> Any:
+    """A config field: its default, what it means (shown to ROS users) and its allowed range."""
+    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt}
+    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
+        value = default
+        return dataclasses.field(default_factory=lambda: _copy(value), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _copy(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return dataclasses.replace(value)
+    return type(value)(value)
+
+
+def doc_of(cls: type, name: str) -> str:
+    """The description of field `name` of config class `cls`."""
+    return {f.name: f.metadata.get("doc", "") for f in dataclasses.fields(cls)}[name]
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping from `path`; syntax errors name the file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def node_parameters(data: Mapping[str, Any], node: str, *, source: str) -> dict[str, Any]:
+    """The `ros__parameters` of `node` in a ROS 2 parameter file (`/**` also matches)."""
+    for key in (node, f"/{node}", "/**"):
+        section = data.get(key)
+        if isinstance(section, Mapping) and ROS_PARAMETERS in section:
+            params = section[ROS_PARAMETERS]
+            return dict(params) if isinstance(params, Mapping) else {}
+    raise ConfigError(f"{source}: no '{node}: {ROS_PARAMETERS}:' section")
+
+
+def load(cls: type[T], path: str | Path, *, node: str | None = None,
+         overrides: Mapping[str, Any] | None = None) -> T:
+    """Load `cls` from a YAML file (the `node` section of a ROS parameter file if given).
+
+    `overrides` are dotted keys (`planner.horizon`) applied on top, validated the same way.
+    """
+    data: Mapping[str, Any] = load_yaml(path)
+    if node is not None:
+        data = node_parameters(data, node, source=str(path))
+    merged = _merge(unflatten(dict(overrides or {})), data)
+    return from_dict(cls, merged, source=str(path))
+
+
+def _merge(over: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(value, out[key])
+        else:
+            out[key] = value
+    return out
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, source: str = "<config>",
+              prefix: str = "") -> T:
+    """Build dataclass `cls` from a mapping, checking keys, types and ranges."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: {prefix or '<top>'}: expected a mapping, got "
+                          f"{type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(map(str, data)) - set(fields))
+    if unknown:
+        where = ", ".join(f"{prefix}{k}" for k in unknown)
+        raise ConfigError(f"{source}: unknown key {where} (valid keys here: "
+                          f"{', '.join(sorted(fields))})")
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        field = fields[name]
+        key = f"{prefix}{name}"
+        kwargs[name] = _check_range(
+            _coerce(hints[name], value, source=source, key=key), field.metadata, source, key)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{source}: {prefix or '<top>'}: {exc}") from exc
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(tp: Any, value: Any, *, source: str, key: str) -> Any:
+    origin = get_origin(tp)
+    fail = ConfigError(f"{source}: {key}: expected {_type_name(tp)}, got {value!r}")
+    if origin in (typing.Union, types.UnionType):
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(option, value, source=source, key=key)
+            except ConfigError:
+                continue
+        raise fail
+    if origin is Literal:
+        if value in get_args(tp):
+            return value
+        raise fail
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise fail
+        args = get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise ConfigError(f"{source}: {key}: expected {len(args)} values, got {len(value)}")
+            items = [_coerce(a, v, source=source, key=f"{key}[{i}]")
+                     for i, (a, v) in enumerate(zip(args, value))]
+        else:
+            item = args[0] if args else Any
+            items = [_coerce(item, v, source=source, key=f"{key}[{i}]")
+                     for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, source=source, prefix=f"{key}.")
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise fail
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise fail
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            result = float(value)
+            if not math.isfinite(result):
+                raise ConfigError(f"{source}: {key}: must be a finite number, got {value!r}")
+            return result
+        raise fail
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise fail
+    raise ConfigError(f"{source}: {key}: unsupported config type {tp!r}")
+
+
+def _check_range(value: Any, meta: Mapping[str, Any], source: str, key: str) -> Any:
+    values = value if isinstance(value, (list, tuple)) else [value]
+    for v in values:
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            continue
+        for bound, test, word in (("ge", lambda a, b: a >= b, ">="), ("gt", lambda a, b: a > b, ">"),
+                                  ("le", lambda a, b: a <= b, "<="), ("lt", lambda a, b: a < b, "<")):
+            limit = meta.get(bound)
+            if limit is not None and not test(v, limit):
+                raise ConfigError(f"{source}: {key}: must be {word} {limit}, got {v!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Writing and flattening (ROS parameters are flat, dotted names)
+
+
+def to_dict(obj: Any) -> Any:
+    """Plain dicts/lists of a config dataclass tree (for YAML, JSON and meta.json)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+def leaves(cls: type, prefix: str = "") -> list[tuple[str, Any, dataclasses.Field[Any]]]:
+    """(dotted name, type, field) for every leaf field of config class `cls`."""
+    out: list[tuple[str, Any, dataclasses.Field[Any]]] = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            out.extend(leaves(tp, f"{prefix}{f.name}."))
+        else:
+            out.append((f"{prefix}{f.name}", tp, f))
+    return out
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted-name -> value for every leaf of a config object."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update(flatten(value, f"{prefix}{f.name}."))
+        else:
+            out[f"{prefix}{f.name}"] = value
+    return out
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested dicts from dotted names (the inverse of :func:`flatten`)."""
+    out: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        node = out
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Schemas. One class per config file section; the YAML files in config/ hold the defaults users
+# edit, and these classes hold what is allowed.
+
+
+@dataclasses.dataclass(frozen=True)
+class ControllerNames:
+    position: str = param("forward_position_controller",
+                          "ros2_control controller taking Float64MultiArray position commands")
+    trajectory: str = param("joint_trajectory_controller",
+                            "ros2_control controller taking JointTrajectory commands")
+
+
+@dataclasses.dataclass(frozen=True)
+class RobotConfig:
+    """config/robots/<arm>.yaml: which arm, where its description lives and how it is driven."""
+
+    name: str = param("wmp_arm", "arm name, used in model metadata and logs")
+    description: str = param("description/wmp_arm.urdf",
+                             "URDF with joints, limits and frames (relative to the package share)")
+    joints: list[str] = param([], "joints the planner commands, in command order "
+                              "(empty: every moving joint of the URDF, root first)")
+    base_frame: str = param("base_link", "frame of goal poses and tool positions")
+    tool_frame: str = param("tool_link", "frame whose position is the reach target")
+    camera: str = param("scene_camera", "camera sensor name in the URDF")
+    velocity_scale: float = param(0.6, "fraction of each URDF velocity limit the planner may use",
+                                  gt=0.0, le=1.0)
+    acceleration_limit: float = param(8.0, "joint acceleration limit for commands (rad/s^2)",
+                                      gt=0.0)
+    position_margin: float = param(0.05, "commands stay this far inside the URDF limits (rad)",
+                                   ge=0.0, le=0.5)
+    controllers: ControllerNames = param(ControllerNames(), "ros2_control controller names")
+
+
+@dataclasses.dataclass(frozen=True)
+class LightingPerturbation:
+    enabled: bool = param(False, "dim and tint the lights and move the key light")
+    intensity: float = param(0.45, "scale of every light's brightness", gt=0.0, le=3.0)
+    tint: tuple[float, float, float] = param((1.0, 0.8, 0.55), "RGB multiplier of the lights",
+                                             ge=0.0, le=2.0)
+    key_light_shift: tuple[float, float, float] = param(
+        (0.9, 0.8, -0.7), "metres added to the key light's position")
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraOffsetPerturbation:
+    enabled: bool = param(False, "move and turn the camera away from its calibrated pose")
+    translation: tuple[float, float, float] = param((0.04, -0.04, 0.03),
+                                                    "offset in the camera frame (m)")
+    rotation_deg: tuple[float, float, float] = param((1.5, -2.0, 2.5),
+                                                     "roll, pitch, yaw offset (degrees)")
+
+
+@dataclasses.dataclass(frozen=True)
+class DistractorPerturbation:
+    enabled: bool = param(False, "a moving box in the workspace that is not part of the task")
+    centre: tuple[float, float, float] = param((0.25, 0.30, 0.08), "orbit centre (m)")
+    radius: float = param(0.12, "orbit radius (m)", ge=0.0)
+    period: float = param(6.0, "orbit period (s)", gt=0.0)
+    size: float = param(0.07, "half edge of the box (m)", gt=0.0, le=0.5)
+    rgba: tuple[float, float, float, float] = param((0.95, 0.85, 0.10, 1.0), "box colour",
+                                                    ge=0.0, le=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ColourPerturbation:
+    enabled: bool = param(False, "recolour the arm and the floor")
+    hue_shift: float = param(0.3, "fraction of the colour wheel every arm colour turns by",
+                             ge=0.0, le=1.0)
+    floor_rgba: tuple[float, float, float, float] = param((0.55, 0.45, 0.35, 1.0),
+                                                          "floor colour multiplier", ge=0.0, le=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class DropoutPerturbation:
+    enabled: bool = param(False, "the camera sends black frames for a span of control steps")
+    start_step: int = param(20, "first control step with a black frame", ge=0)
+    steps: int = param(10, "number of black frames", ge=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class PushPerturbation:
+    enabled: bool = param(False, "an external force pushes one link for a span of control steps")
+    start_step: int = param(15, "first control step of the push", ge=0)
+    steps: int = param(2, "control steps the force lasts", ge=1)
+    force: tuple[float, float, float] = param((0.0, 60.0, 0.0), "world-frame force (N)")
+    link: str = param("forearm_link", "link the force acts on (at its origin)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Perturbations:
+    """Out-of-distribution conditions for evaluation; each one switchable on its own."""
+
+    lighting: LightingPerturbation = param(LightingPerturbation(), "lighting change")
+    camera_offset: CameraOffsetPerturbation = param(CameraOffsetPerturbation(),
+                                                    "camera pose offset")
+    distractor: DistractorPerturbation = param(DistractorPerturbation(), "distractor object")
+    colour: ColourPerturbation = param(ColourPerturbation(), "colour change")
+    dropout: DropoutPerturbation = param(DropoutPerturbation(), "camera dropout")
+    push: PushPerturbation = param(PushPerturbation(), "external push")
+
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(Perturbations))
+
+    def enabled(self) -> tuple[str, ...]:
+        return tuple(n for n in self.names() if getattr(self, n).enabled)
+
+    def only(self, *names: str) -> Perturbations:
+        """These perturbations switched on and every other one off."""
+        unknown = set(names) - set(self.names())
+        if unknown:
+            raise ConfigError(f"unknown perturbation(s) {sorted(unknown)}; choose from "
+                              f"{', '.join(self.names())}")
+        return Perturbations(**{
+            n: dataclasses.replace(getattr(self, n), enabled=n in names) for n in self.names()})
+
+
+@dataclasses.dataclass(frozen=True)
+class SimConfig:
+    """The embedded MuJoCo arm."""
+
+    robot: str = param("config/robots/wmp_arm.yaml", "robot config file")
+    image_width: int = param(64, "camera image width (px)", ge=8, le=4096)
+    image_height: int = param(64, "camera image height (px)", ge=8, le=4096)
+    control_period: float = param(0.1, "seconds between commands (and observations)",
+                                  gt=0.0, le=1.0)
+    physics_timestep: float = param(0.002, "MuJoCo integration step (s)", gt=0.0, le=0.01)
+    position_gain: float = param(300.0, "servo stiffness of every joint (N m/rad)", gt=0.0)
+    damping_ratio: float = param(1.0, "servo damping relative to critical", gt=0.0, le=5.0)
+    shadows: bool = param(True, "render shadows (a depth cue for the camera)")
+
+    def __post_init__(self) -> None:
+        steps = self.control_period / self.physics_timestep
+        if abs(steps - round(steps)) > 1e-6 or round(steps) < 1:
+            raise ConfigError(f"control_period ({self.control_period}) must be a whole multiple "
+                              f"of physics_timestep ({self.physics_timestep})")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReachTaskConfig:
+    """Reach task: drive the tool to where it is in a goal image."""
+
+    episode_steps: int = param(60, "control steps per episode", ge=1)
+    success_radius: float = param(0.03, "tool within this distance of the goal is success (m)",
+                                  gt=0.0)
+    joint_margin: float = param(0.25, "goals and starts stay this far inside joint limits (rad)",
+                                ge=0.0)
+    min_tool_height: float = param(0.08, "goal tool height above the floor (m)", ge=0.0)
+    min_goal_distance: float = param(0.12, "start tool to goal tool distance at least (m)",
+                                     ge=0.0)
+    image_margin: float = param(0.08, "goal tool stays this fraction inside the image border",
+                                ge=0.0, lt=0.5)
+    yaw_range: float = param(1.4, "goal base yaw within +- this (rad), facing the camera", gt=0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExplorationConfig:
+    """How `wmp collect` moves the arm: smooth random motion mixed with goal-directed segments."""
+
+    goal_directed_fraction: float = param(0.5, "share of segments that move to a random target",
+                                          ge=0.0, le=1.0)
+    segment_steps: tuple[int, int] = param((8, 25), "min and max control steps of a segment",
+                                           ge=1)
+    smoothness: float = param(0.8, "correlation of random motion from one step to the next",
+                              ge=0.0, lt=1.0)
+    random_scale: float = param(0.8, "random motion step size as a fraction of the action bound",
+                                ge=0.0, le=1.0)
+    goal_gain: float = param(0.5, "fraction of the remaining distance a goal segment covers per "
+                             "step", gt=0.0, le=1.0)
+    goal_noise: float = param(0.15, "noise on goal-directed steps, fraction of the action bound",
+                              ge=0.0, le=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomizationConfig:
+    """Mild per-episode variation of the scene in training data, well inside the evaluation
+    perturbations, so the model does not learn one exact light level or camera pose."""
+
+    enabled: bool = param(True, "vary the scene per episode")
+    light_intensity: tuple[float, float] = param((0.8, 1.2), "light brightness range", gt=0.0)
+    light_tint: float = param(0.05, "per-channel light colour variation", ge=0.0, le=0.5)
+    camera_translation: float = param(0.01, "camera position jitter per axis (m)", ge=0.0)
+    camera_rotation_deg: float = param(0.75, "camera angle jitter per axis (degrees)", ge=0.0)
+    hue_jitter: float = param(0.02, "arm colour hue variation (fraction of the wheel)",
+                              ge=0.0, le=0.5)
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulationConfig:
+    """config/sim.yaml (the mujoco_sim node's parameter file): simulator, task, perturbations."""
+
+    sim: SimConfig = param(SimConfig(), "simulator")
+    task: ReachTaskConfig = param(ReachTaskConfig(), "reach task (goal sampling, episode length)")
+    perturbations: Perturbations = param(Perturbations(), "out-of-distribution conditions")
+
+
+SIM_NODE = "mujoco_sim"
+
+
+@dataclasses.dataclass(frozen=True)
+class CollectConfig:
+    """config/collect.yaml: how `wmp collect` explores (the scene itself is config/sim.yaml)."""
+
+    exploration: ExplorationConfig = param(ExplorationConfig(), "exploration policy")
+    randomization: RandomizationConfig = param(RandomizationConfig(), "scene variation")
+    episodes_per_shard: int = param(20, "episodes per shard file", ge=1)
+    compression: int = param(6, "zlib level for shards (0 store .. 9 smallest)", ge=0, le=9)

@@ -1,0 +1,290 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The embedded MuJoCo arm: position-servoed joints, a camera, perturbations.
+
+It stands in for Gazebo + ros2_control or a real arm: commands are absolute joint position targets
+held for one control period, observations are a camera frame and the joint state. Everything is
+deterministic for a given seed, so datasets and evaluations can be reproduced bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import Perturbations, SimConfig
+from ..observation import Observation
+from ..robot import Robot
+from .appearance import Appearance, SceneEditor
+from .rendering import Camera, import_mujoco
+from .scene import TOOL_SITE, ServoGains, build_mjcf
+
+
+def perturbation_appearance(p: Perturbations) -> Appearance:
+    """The static part of the enabled perturbations as a scene appearance."""
+    look: dict[str, Any] = {}
+    if p.lighting.enabled:
+        look.update(light_intensity=p.lighting.intensity, light_tint=p.lighting.tint,
+                    key_light_shift=p.lighting.key_light_shift)
+    if p.camera_offset.enabled:
+        look.update(camera_translation=p.camera_offset.translation,
+                    camera_rotation_deg=p.camera_offset.rotation_deg)
+    if p.colour.enabled:
+        look.update(hue_shift=p.colour.hue_shift, floor_rgba=p.colour.floor_rgba)
+    if p.distractor.enabled:
+        look.update(distractor_size=p.distractor.size, distractor_rgba=p.distractor.rgba)
+    return Appearance(**look)
+
+
+@dataclass(frozen=True)
+class CameraIntrinsics:
+    """Pinhole model of the rendered camera, for sensor_msgs/CameraInfo."""
+
+    width: int
+    height: int
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+
+    @property
+    def k(self) -> list[float]:
+        return [self.fx, 0.0, self.cx, 0.0, self.fy, self.cy, 0.0, 0.0, 1.0]
+
+
+class ArmSim:
+    """One simulated arm with one camera."""
+
+    def __init__(self, config: SimConfig | None = None, robot: Robot | None = None) -> None:
+        self.config = config or SimConfig()
+        self.robot = robot or Robot.load(self.config.robot)
+        mujoco = import_mujoco()
+        self._mj = mujoco
+        desc = self.robot.description
+        camera = self.robot.config.camera
+        if camera not in desc.cameras:
+            raise ValueError(f"{self.robot.source}: camera '{camera}' is not a camera sensor of "
+                             f"{desc.source} (cameras: {', '.join(desc.cameras) or 'none'})")
+        self.camera_name = camera
+        # Servo damping from the joint-space inertia at the home pose: critically damped
+        # (times damping_ratio) per joint, so every joint settles in well under a control period.
+        probe = self._compile(ServoGains(np.ones(self.robot.dof), np.zeros(self.robot.dof)))
+        probe_data = mujoco.MjData(probe)
+        mujoco.mj_forward(probe, probe_data)
+        inertia = np.empty(probe.nv)
+        for i in range(probe.nv):  # diagonal of M via M @ e_i: stable across MuJoCo versions
+            unit, column = np.zeros(probe.nv), np.zeros(probe.nv)
+            unit[i] = 1.0
+            mujoco.mj_mulM(probe, probe_data, column, unit)
+            inertia[i] = column[i]
+        kp = np.full(self.robot.dof, self.config.position_gain)
+        kv = 2.0 * self.config.damping_ratio * np.sqrt(kp * (inertia + 0.02))
+        self.gains = ServoGains(kp, kv)
+        self.model = self._compile(self.gains)
+        self.data = mujoco.MjData(self.model)
+        self._qadr = np.array([self.model.jnt_qposadr[mujoco.mj_name2id(
+            self.model, mujoco.mjtObj.mjOBJ_JOINT, n)] for n in self.robot.joint_names])
+        self._dadr = np.array([self.model.jnt_dofadr[mujoco.mj_name2id(
+            self.model, mujoco.mjtObj.mjOBJ_JOINT, n)] for n in self.robot.joint_names])
+        self._act = np.array([mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_ACTUATOR, n)
+                              for n in self.robot.joint_names])
+        self._tool = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, TOOL_SITE)
+        self._substeps = int(round(self.config.control_period / self.config.physics_timestep))
+        self._camera = Camera(self.model, camera, self.config.image_width,
+                              self.config.image_height)
+        self.editor = SceneEditor(self.model, camera)
+        self.perturbations = Perturbations()
+        self._base_appearance = Appearance()
+        self._push_body = -1
+        self.step_count = 0
+        self.reset()
+
+    def _compile(self, gains: ServoGains) -> Any:
+        xml = build_mjcf(self.robot.description, camera_width=self.config.image_width,
+                         camera_height=self.config.image_height,
+                         physics_timestep=self.config.physics_timestep, gains=gains,
+                         tool_frame=self.robot.config.tool_frame, shadows=self.config.shadows)
+        return self._mj.MjModel.from_xml_string(xml)
+
+    # -- episode control -------------------------------------------------------------------
+
+    def set_perturbations(self, perturbations: Perturbations,
+                          base: Appearance | None = None) -> None:
+        """Perturbations (and a base appearance, e.g. collection randomisation) from now on."""
+        self.perturbations = perturbations
+        self._base_appearance = base or Appearance()
+        look = self._base_appearance
+        pert = perturbation_appearance(perturbations)
+        if pert != Appearance():
+            look = pert if look == Appearance() else _compose(look, pert)
+        self.editor.apply(look)
+        self._push_body = -1
+        if perturbations.push.enabled:
+            self._push_body = self._mj.mj_name2id(self.model, self._mj.mjtObj.mjOBJ_BODY,
+                                                  perturbations.push.link)
+            if self._push_body < 0:
+                raise ValueError(f"perturbations.push.link: '{perturbations.push.link}' is not a "
+                                 "link of the arm")
+        self._update_distractor()
+
+    def reset(self, qpos: np.ndarray | None = None) -> Observation:
+        """Arm at rest at `qpos` (default: mid-range), servo targets equal to it, time zero."""
+        mj, d = self._mj, self.data
+        mj.mj_resetData(self.model, d)
+        q = (self.robot.lower + self.robot.upper) / 2 if qpos is None else np.asarray(qpos, float)
+        self._check_vector(q, "qpos")
+        d.qpos[self._qadr] = np.clip(q, self.robot.lower, self.robot.upper)
+        d.ctrl[self._act] = d.qpos[self._qadr]
+        self.step_count = 0
+        self._update_distractor()
+        mj.mj_forward(self.model, d)
+        return self.observe()
+
+    def step(self, command: np.ndarray) -> Observation:
+        """Hold absolute joint targets `command` (clipped to the URDF limits) for one period."""
+        target = np.asarray(command, dtype=float)
+        self._check_vector(target, "command")
+        if not np.all(np.isfinite(target)):
+            raise ValueError(f"command has non-finite values: {target}")
+        self.data.ctrl[self._act] = np.clip(target, self.robot.lower, self.robot.upper)
+        push = self.perturbations.push
+        pushing = (push.enabled and self._push_body >= 0
+                   and push.start_step <= self.step_count < push.start_step + push.steps)
+        if pushing:
+            self.data.xfrc_applied[self._push_body, :3] = push.force
+        for _ in range(self._substeps):
+            self._mj.mj_step(self.model, self.data)
+        if pushing:
+            self.data.xfrc_applied[self._push_body, :] = 0.0
+        self.step_count += 1
+        self._update_distractor()
+        self._mj.mj_forward(self.model, self.data)
+        return self.observe()
+
+    # -- sensing ---------------------------------------------------------------------------
+
+    @property
+    def time(self) -> float:
+        return float(self.data.time)
+
+    @property
+    def qpos(self) -> np.ndarray:
+        return self.data.qpos[self._qadr].copy()
+
+    @property
+    def qvel(self) -> np.ndarray:
+        return self.data.qvel[self._dadr].copy()
+
+    def tool_position(self) -> np.ndarray:
+        return self.data.site_xpos[self._tool].copy()
+
+    def camera_dropped(self) -> bool:
+        drop = self.perturbations.dropout
+        return drop.enabled and drop.start_step <= self.step_count < drop.start_step + drop.steps
+
+    def render(self) -> np.ndarray:
+        """The camera frame now (black while a dropout perturbation is active)."""
+        if self.camera_dropped():
+            return np.zeros((self.config.image_height, self.config.image_width, 3), np.uint8)
+        return self._camera.render(self.data)
+
+    def observe(self) -> Observation:
+        return Observation(self.render(), self.qpos, self.qvel, self.time)
+
+    def render_at(self, qpos: np.ndarray) -> np.ndarray:
+        """The camera frame with the arm at `qpos` (for goal images); the state is untouched."""
+        d = self.data
+        saved = (d.qpos.copy(), d.qvel.copy(), d.time)
+        d.qpos[self._qadr] = qpos
+        self._mj.mj_kinematics(self.model, d)
+        image = self._camera.render(d)
+        d.qpos[:], d.qvel[:], d.time = saved
+        self._mj.mj_forward(self.model, d)
+        return image
+
+    def tool_position_at(self, qpos: np.ndarray) -> np.ndarray:
+        d = self.data
+        saved = d.qpos.copy()
+        d.qpos[self._qadr] = qpos
+        self._mj.mj_kinematics(self.model, d)
+        out = d.site_xpos[self._tool].copy()
+        d.qpos[:] = saved
+        self._mj.mj_kinematics(self.model, d)
+        return out
+
+    def in_collision(self, qpos: np.ndarray) -> bool:
+        """Whether the arm at `qpos` touches itself or the floor."""
+        d = self.data
+        saved = (d.qpos.copy(), d.qvel.copy(), d.time)
+        d.qpos[self._qadr] = qpos
+        self._mj.mj_forward(self.model, d)
+        hit = d.ncon > 0
+        d.qpos[:], d.qvel[:], d.time = saved
+        self._mj.mj_forward(self.model, d)
+        return bool(hit)
+
+    def intrinsics(self) -> CameraIntrinsics:
+        cam = self._mj.mj_name2id(self.model, self._mj.mjtObj.mjOBJ_CAMERA, self.camera_name)
+        fovy = math.radians(float(self.model.cam_fovy[cam]))
+        w, h = self.config.image_width, self.config.image_height
+        f = 0.5 * h / math.tan(fovy / 2)
+        return CameraIntrinsics(w, h, f, f, w / 2, h / 2)
+
+    def camera_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """World position and 3x3 rotation (MuJoCo convention: looks along -z, y up)."""
+        cam = self._mj.mj_name2id(self.model, self._mj.mjtObj.mjOBJ_CAMERA, self.camera_name)
+        return self.data.cam_xpos[cam].copy(), self.data.cam_xmat[cam].reshape(3, 3).copy()
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """Pixel coordinates (u right, v down) of world points (..., 3) in the camera image."""
+        pos, rot = self.camera_pose()
+        local = (np.asarray(points) - pos) @ rot  # camera frame: x right, y up, -z forward
+        k = self.intrinsics()
+        depth = -local[..., 2]
+        u = k.cx + k.fx * local[..., 0] / depth
+        v = k.cy - k.fy * local[..., 1] / depth
+        return np.stack([u, v], axis=-1)
+
+    def close(self) -> None:
+        self._camera.close()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _check_vector(self, v: np.ndarray, what: str) -> None:
+        if v.shape != (self.robot.dof,):
+            raise ValueError(f"{what} must have {self.robot.dof} values "
+                             f"({', '.join(self.robot.joint_names)}), got shape {v.shape}")
+
+    def _update_distractor(self) -> None:
+        dis = self.perturbations.distractor
+        if dis.enabled:
+            phase = 2 * math.pi * self.step_count * self.config.control_period / dis.period
+            pos = np.asarray(dis.centre) + dis.radius * np.array(
+                [math.cos(phase), math.sin(phase), 0.0])
+            self.editor.place_distractor(self.data, pos)
+        elif self._base_appearance.distractor_size > 0:
+            return  # a randomised distractor stays where collection put it
+        else:
+            self.editor.place_distractor(self.data, None)
+
+
+def _compose(base: Appearance, over: Appearance) -> Appearance:
+    """`over`'s non-default fields on top of `base`."""
+    nominal = Appearance()
+    fields = {k: getattr(over, k) if getattr(over, k) != getattr(nominal, k) else getattr(base, k)
+              for k in Appearance.__dataclass_fields__}
+    return Appearance(**fields)
