@@ -1,0 +1,276 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""`wmp collect`: seeded exploration episodes from the embedded simulator, written as shards.
+
+Episode i's randomness comes only from (seed, i), so any subset of episodes can be recomputed
+alone: workers split the shards between them, an interrupted run resumes where it stopped, and two
+runs with one seed write byte-identical shards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import config as cfgmod
+from ..config import CollectConfig, Perturbations, RandomizationConfig, SimulationConfig
+from ..sim.appearance import Appearance
+from .exploration import ExplorationPolicy
+from .shards import (FORMAT, MANIFEST, VERSION, Dataset, DatasetError, Episode, content_digest,
+                     dataset_digest, file_sha256, pack_episodes, write_manifest, write_shard)
+
+EXPLORATION_MARGIN = 0.1  # rad inside the joint limits for random motion
+
+
+def episode_seed(seed: int, index: int) -> int:
+    """Independent, reproducible seed of episode `index` of a collection seeded with `seed`."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint32)[0])
+
+
+def randomized_appearance(cfg: RandomizationConfig, rng: np.random.Generator) -> Appearance:
+    if not cfg.enabled:
+        return Appearance()
+
+    def jitter(scale: float) -> tuple[float, float, float]:
+        return tuple(float(v) for v in rng.uniform(-scale, scale, 3))  # type: ignore[return-value]
+
+    lo, hi = cfg.light_intensity
+    return Appearance(
+        light_intensity=float(rng.uniform(lo, hi)),
+        light_tint=tuple(1.0 + v for v in jitter(cfg.light_tint)),  # type: ignore[arg-type]
+        camera_translation=jitter(cfg.camera_translation),
+        camera_rotation_deg=jitter(cfg.camera_rotation_deg),
+        hue_shift=float(rng.uniform(-cfg.hue_jitter, cfg.hue_jitter)) % 1.0)
+
+
+class EpisodeCollector:
+    """One simulator and task; turns (seed, index) into an :class:`Episode`."""
+
+    def __init__(self, simulation: SimulationConfig, config: CollectConfig) -> None:
+        from ..sim.arm import ArmSim
+        from ..sim.reach import ReachTask
+
+        self.simulation = simulation
+        self.config = config
+        self.sim = ArmSim(simulation.sim)
+        self.task = ReachTask(self.sim, simulation.task)
+        robot = self.sim.robot
+        self.bound = robot.action_bound(simulation.sim.control_period)
+        self.lower, self.upper = robot.limits_with_margin()
+        self.explore_lower, self.explore_upper = robot.limits_with_margin(EXPLORATION_MARGIN)
+
+    def episode(self, seed: int, index: int) -> Episode:
+        cfg, sim, task = self.config, self.sim, self.task
+        rng = np.random.default_rng(seed)
+        sim.set_perturbations(Perturbations(), base=randomized_appearance(cfg.randomization, rng))
+        start, goal_q = task.sample_episode(rng)
+        obs = sim.reset(start)
+        goal = task.make_goal(goal_q)
+        policy = ExplorationPolicy(cfg.exploration, self.bound, self.explore_lower,
+                                   self.explore_upper, task.sample_configuration, rng)
+        steps = self.simulation.task.episode_steps
+        images = [obs.image]
+        qpos, qvel, tool, stamps = [obs.qpos], [obs.qvel], [sim.tool_position()], [obs.stamp]
+        actions, commands = [], []
+        for _ in range(steps):
+            command = np.clip(obs.qpos + policy.act(obs.qpos), self.lower, self.upper)
+            actions.append(command - obs.qpos)
+            commands.append(command)
+            obs = sim.step(command)
+            images.append(obs.image)
+            qpos.append(obs.qpos)
+            qvel.append(obs.qvel)
+            tool.append(sim.tool_position())
+            stamps.append(obs.stamp)
+        return Episode(np.stack(images), np.stack(qpos), np.stack(qvel), np.stack(tool),
+                       np.array(stamps), np.stack(actions), np.stack(commands), goal.joints,
+                       goal.tool_position, goal.image, seed=seed, index=index)
+
+    def close(self) -> None:
+        self.sim.close()
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index:05d}.npz"
+
+
+def _write_shard(collector: EpisodeCollector, out: Path, seed: int, shard: int,
+                 indices: list[int], compression: int,
+                 on_episode: Callable[[], None] | None = None) -> dict[str, Any]:
+    episodes = []
+    for i in indices:
+        episodes.append(collector.episode(episode_seed(seed, i), i))
+        if on_episode is not None:
+            on_episode()
+    arrays = pack_episodes(episodes)
+    sha = write_shard(out / shard_name(shard), arrays, compression)
+    return {"file": shard_name(shard), "episodes": len(indices), "first_episode": indices[0],
+            "frames": int(len(arrays["images"])), "steps": int(len(arrays["actions"])),
+            "sha256": sha, "content_digest": content_digest(arrays)}
+
+
+_worker: EpisodeCollector | None = None
+
+
+def _worker_init(simulation: dict[str, Any], config: dict[str, Any]) -> None:
+    global _worker
+    _worker = EpisodeCollector(cfgmod.from_dict(SimulationConfig, simulation, source="worker"),
+                               cfgmod.from_dict(CollectConfig, config, source="worker"))
+
+
+def _worker_shard(args: tuple[str, int, int, list[int], int]) -> dict[str, Any]:
+    out, seed, shard, indices, compression = args
+    assert _worker is not None
+    return _write_shard(_worker, Path(out), seed, shard, indices, compression)
+
+
+def plan_shards(episodes: int, per_shard: int) -> list[list[int]]:
+    return [list(range(s, min(s + per_shard, episodes))) for s in range(0, episodes, per_shard)]
+
+
+def _settings(simulation: SimulationConfig, config: CollectConfig) -> dict[str, Any]:
+    """Everything that decides what the episodes hold; a resumed run must match it exactly."""
+    return {"simulation": cfgmod.to_dict(simulation), "collect": cfgmod.to_dict(config)}
+
+
+def _manifest(settings: dict[str, Any], seed: int, shards: list[dict[str, Any]],
+              collector_info: dict[str, Any]) -> dict[str, Any]:
+    from ... import __version__
+
+    shards = sorted(shards, key=lambda s: s["file"])
+    return {
+        "format": FORMAT, "version": VERSION, "source": "mujoco",
+        "created_with": f"world_model_planner {__version__}",
+        "seed": seed,
+        "episodes": sum(s["episodes"] for s in shards),
+        "frames": sum(s["frames"] for s in shards),
+        "steps": sum(s["steps"] for s in shards),
+        "shards": shards,
+        "digest": dataset_digest(shards),
+        "config": settings,
+        **collector_info,
+    }
+
+
+def _collector_info(collector: EpisodeCollector) -> dict[str, Any]:
+    sim, robot = collector.sim, collector.sim.robot
+    cam = robot.description.cameras[sim.camera_name]
+    return {
+        "robot": {"name": robot.name, "joint_names": list(robot.joint_names),
+                  "description_sha256": file_sha256(robot.description.source),
+                  "lower": robot.lower.tolist(), "upper": robot.upper.tolist()},
+        "camera": {"name": cam.name, "width": sim.config.image_width,
+                   "height": sim.config.image_height, "horizontal_fov": cam.horizontal_fov,
+                   "intrinsics": sim.intrinsics().k},
+        "control_period": sim.config.control_period,
+        "physics_timestep": sim.config.physics_timestep,
+        "action_bound": collector.bound.tolist(),
+    }
+
+
+@dataclasses.dataclass
+class CollectResult:
+    manifest: dict[str, Any]
+    seconds: float
+    new_frames: int
+    bytes: int
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.new_frames / self.seconds if self.seconds > 0 else float("nan")
+
+
+def collect(out: str | Path, episodes: int, *, seed: int = 0,
+            simulation: SimulationConfig | None = None, config: CollectConfig | None = None,
+            workers: int = 1, progress: bool = True) -> CollectResult:
+    """Collect `episodes` episodes into `out`, resuming a compatible earlier run there."""
+    from tqdm import tqdm
+
+    simulation = simulation or SimulationConfig()
+    config = config or CollectConfig()
+    settings = _settings(simulation, config)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*.tmp-*"):
+        stale.unlink()
+    plan = plan_shards(episodes, config.episodes_per_shard)
+    existing: dict[str, dict[str, Any]] = {}
+    if (out / MANIFEST).exists():
+        old = Dataset(out).manifest
+        if old.get("seed") != seed or old.get("config") != settings:
+            raise DatasetError(f"{out}: already holds a dataset collected with another seed or "
+                               "config; choose another --out or delete the folder")
+        existing = {s["file"]: s for s in old["shards"]}
+    done: list[dict[str, Any]] = []
+    todo: list[tuple[int, list[int]]] = []
+    for k, indices in enumerate(plan):
+        entry = existing.get(shard_name(k))
+        if (entry and entry["episodes"] == len(indices) and (out / entry["file"]).is_file()
+                and file_sha256(out / entry["file"]) == entry["sha256"]):
+            done.append(entry)
+        else:
+            todo.append((k, indices))
+    for extra in set(existing) - {shard_name(k) for k in range(len(plan))}:
+        (out / extra).unlink(missing_ok=True)
+
+    bar = tqdm(total=episodes, initial=sum(s["episodes"] for s in done), unit="episode",
+               desc=f"collect {out.name}", file=sys.stderr, disable=not progress, smoothing=0.1)
+    started = time.perf_counter()
+    new_frames = 0
+    primary = EpisodeCollector(simulation, config)
+    info = _collector_info(primary)
+
+    def finished(entry: dict[str, Any]) -> None:
+        nonlocal new_frames
+        done.append(entry)
+        new_frames += entry["frames"]
+        write_manifest(out, _manifest(settings, seed, done, info))
+
+    pool = None
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            for k, indices in todo:
+                finished(_write_shard(primary, out, seed, k, indices, config.compression,
+                                      on_episode=lambda: bar.update(1)))
+        else:
+            ctx = mp.get_context("spawn")  # EGL contexts do not survive fork
+            pool = ctx.Pool(min(workers, len(todo)), initializer=_worker_init,
+                            initargs=(settings["simulation"], settings["collect"]))
+            jobs = [(str(out), seed, k, indices, config.compression) for k, indices in todo]
+            for entry in pool.imap_unordered(_worker_shard, jobs):
+                finished(entry)
+                bar.update(entry["episodes"])
+            pool.close()
+            pool.join()
+    except BaseException:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        for stale in out.glob(".*.tmp-*"):
+            stale.unlink()
+        raise
+    finally:
+        bar.close()
+        primary.close()
+    manifest = _manifest(settings, seed, done, info)
+    write_manifest(out, manifest)
+    size = sum((out / s["file"]).stat().st_size for s in manifest["shards"])
+    return CollectResult(manifest, time.perf_counter() - started, new_frames, size)
