@@ -99,6 +99,9 @@ setup(
     entry_points={
         "console_scripts": [
             "wmp = world_model_planner.cli:main",
+            "planner_node = world_model_planner.nodes.planner_node:main",
+            "mujoco_sim_node = world_model_planner.nodes.mujoco_sim_node:main",
+            "recorder_node = world_model_planner.nodes.recorder_node:main",
         ],
     },
 )

@@ -219,8 +219,10 @@ def _check_range(value: Any, meta: Mapping[str, Any], source: str, key: str) -> 
     for v in values:
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             continue
-        for bound, test, word in (("ge", lambda a, b: a >= b, ">="), ("gt", lambda a, b: a > b, ">"),
-                                  ("le", lambda a, b: a <= b, "<="), ("lt", lambda a, b: a < b, "<")):
+        for bound, test, word in (("ge", lambda a, b: a >= b, ">="),
+                                  ("gt", lambda a, b: a > b, ">"),
+                                  ("le", lambda a, b: a <= b, "<="),
+                                  ("lt", lambda a, b: a < b, "<")):
             limit = meta.get(bound)
             if limit is not None and not test(v, limit):
                 raise ConfigError(f"{source}: {key}: must be {word} {limit}, got {v!r}")
@@ -466,12 +468,46 @@ class RandomizationConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class SimNodeParams:
+    """How the mujoco_sim node runs the simulator behind ROS topics."""
+
+    joint_state_rate: float = param(50.0, "joint_states publish rate (Hz)", gt=0.0, le=1000.0)
+    camera_rate: float = param(10.0, "camera/image_raw publish rate (Hz)", gt=0.0, le=240.0)
+    real_time_factor: float = param(1.0, "simulated seconds per wall second (0: as fast as "
+                                    "possible)", ge=0.0)
+    publish_clock: bool = param(True, "publish /clock with simulation time")
+    task_enabled: bool = param(True, "cycle seeded reach goals on task/goal_image, "
+                               "task/goal_joints and report each on task/result")
+    goals: int = param(0, "goals before the node stops publishing new ones (0: forever)", ge=0)
+    seed: int = param(0, "seed of the task sequence", ge=0)
+    settle_steps: int = param(3, "control periods within the success radius that end a goal",
+                              ge=1)
+    camera_frame: str = param("scene_camera_optical_frame", "frame_id of camera messages")
+    start_on_command: bool = param(False, "hold the first goal's clock until the first command "
+                                   "arrives, so a planner still loading does not lose it")
+
+
+@dataclasses.dataclass(frozen=True)
 class SimulationConfig:
     """config/sim.yaml (the mujoco_sim node's parameter file): simulator, task, perturbations."""
 
     sim: SimConfig = param(SimConfig(), "simulator")
     task: ReachTaskConfig = param(ReachTaskConfig(), "reach task (goal sampling, episode length)")
     perturbations: Perturbations = param(Perturbations(), "out-of-distribution conditions")
+    node: SimNodeParams = param(SimNodeParams(), "ROS node behaviour (mujoco_sim only)")
+
+
+@dataclasses.dataclass(frozen=True)
+class RecorderConfig:
+    """config/recorder.yaml: what the recorder node writes to MCAP for training on real data."""
+
+    output_dir: str = param("recordings", "folder for .mcap files (created)")
+    prefix: str = param("wmp", "file name prefix; files are <prefix>_<UTC time>.mcap")
+    record_images: bool = param(True, "record camera/image_raw (needed for training)")
+    split_seconds: float = param(0.0, "start a new file after this many seconds (0: never)",
+                                 ge=0.0)
+    chunk_size: int = param(4 * 1024 * 1024, "MCAP chunk size (bytes)", ge=1024)
+    compression: Literal["zstd", "lz4", "none"] = param("zstd", "MCAP chunk compression")
 
 
 SIM_NODE = "mujoco_sim"
@@ -485,3 +521,184 @@ class CollectConfig:
     randomization: RandomizationConfig = param(RandomizationConfig(), "scene variation")
     episodes_per_shard: int = param(20, "episodes per shard file", ge=1)
     compression: int = param(6, "zlib level for shards (0 store .. 9 smallest)", ge=0, le=9)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the world model's networks (config/train.yaml, section model)."""
+
+    latent_dim: int = param(32, "size of the latent state", ge=2, le=1024)
+    cnn_channels: tuple[int, int, int, int] = param(
+        (32, 64, 96, 128), "channels of the four stride-2 convolutions", ge=1)
+    image_features: int = param(256, "image embedding size", ge=8)
+    proprio_features: int = param(64, "joint-state embedding size", ge=8)
+    encoder_hidden: int = param(256, "hidden units of the encoder's fusion MLP", ge=8)
+    ensemble_size: int = param(5, "latent dynamics members", ge=1, le=32)
+    dynamics_hidden: int = param(128, "hidden units of each dynamics member", ge=8)
+    dynamics_layers: int = param(2, "hidden layers of each dynamics member", ge=1, le=8)
+    head_hidden: int = param(128, "hidden units of the proprio head", ge=8)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+    latent: float = param(1.0, "imagined latents against target latents", ge=0.0)
+    proprio: float = param(1.0, "proprio head against measured joint state", ge=0.0)
+    consistency: float = param(0.5, "encodings with a modality dropped against full ones", ge=0.0)
+    variance: float = param(1.0, "VICReg variance hinge (jepa)", ge=0.0)
+    covariance: float = param(0.04, "VICReg covariance penalty (jepa)", ge=0.0)
+    reconstruction: float = param(1.0, "pixel reconstruction", ge=0.0)
+    discount: float = param(0.9, "weight of imagined step t is discount**t", gt=0.0, le=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    seed: int = param(0, "seed of initialisation, batching and the split", ge=0)
+    steps: int = param(8000, "optimiser steps at most", ge=1)
+    batch_size: int = param(48, "sequences per step (per process under torchrun)", ge=1)
+    horizon: int = param(6, "imagined steps the loss covers", ge=1, le=64)
+    learning_rate: float = param(1e-3, "AdamW peak learning rate", gt=0.0)
+    weight_decay: float = param(1e-5, "AdamW weight decay", ge=0.0)
+    warmup_steps: int = param(200, "linear learning-rate warm-up", ge=0)
+    grad_clip: float = param(10.0, "gradient norm clip", gt=0.0)
+    ema: float = param(0.99, "target encoder EMA rate (jepa)", ge=0.0, lt=1.0)
+    image_dropout: float = param(0.15, "probability an encoding sees no image", ge=0.0, lt=1.0)
+    proprio_dropout: float = param(0.5, "probability an encoding sees no joint state",
+                                   ge=0.0, lt=1.0)
+    member_keep: float = param(0.8, "bootstrap: chance a sequence trains a dynamics member",
+                               gt=0.0, le=1.0)
+    val_fraction: float = param(0.1, "episodes held out for validation", gt=0.0, lt=1.0)
+    eval_every: int = param(250, "steps between validations and checkpoints", ge=1)
+    val_batches: int = param(8, "batches per validation", ge=1)
+    patience: int = param(6, "validations without improvement before stopping", ge=1)
+    threads: int = param(0, "torch CPU threads (0: all cores / processes)", ge=0)
+    pretrain_steps: int = param(6000, "stage 1: steps teaching the encoder joint angles from "
+                                "images alone, before the world-model objectives", ge=0)
+    pretrain_batch: int = param(128, "stage 1: frames per step", ge=1)
+    pretrain_learning_rate: float = param(2e-3, "stage 1: peak learning rate", gt=0.0)
+    image_shift: int = param(3, "random image shift augmentation (px, each way)", ge=0, le=16)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """config/train.yaml: the world model and how `wmp train` fits it."""
+
+    objective: Literal["jepa", "reconstruction"] = param(
+        "jepa", "what shapes the latent: predicting target-encoder latents, or pixels")
+    model: ModelConfig = param(ModelConfig(), "network sizes")
+    loss: LossWeights = param(LossWeights(), "loss weights")
+    optim: OptimConfig = param(OptimConfig(), "optimisation")
+
+
+@dataclasses.dataclass(frozen=True)
+class CostWeights:
+    """Terms of the planning cost, summed over the imagined steps."""
+
+    latent_goal: float = param(0.2, "squared latent distance to the goal latent (image goals)",
+                               ge=0.0)
+    tool_goal: float = param(20.0, "tool distance to the goal (per m)", ge=0.0)
+    terminal: float = param(2.0, "extra weight of the last imagined step's goal terms", ge=0.0)
+    smoothness: float = param(0.5, "squared change of action between steps (per bound^2)",
+                              ge=0.0)
+    joint_limit: float = param(50.0, "squared intrusion into the joint-limit margin (per rad^2)",
+                               ge=0.0)
+    limit_margin: float = param(0.15, "start of the joint-limit barrier inside the limits (rad)",
+                                ge=0.0)
+    disagreement: float = param(1.0, "ensemble disagreement (latent variance)", ge=0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+    algorithm: Literal["cem", "mppi"] = param("cem", "sampling-based optimiser")
+    samples: int = param(256, "action sequences evaluated per iteration", ge=2, le=65536)
+    iterations: int = param(3, "optimiser iterations per control step", ge=1, le=50)
+    elites: int = param(32, "CEM: sequences that refit the sampling distribution", ge=1)
+    temperature: float = param(0.1, "MPPI: softmax temperature relative to the cost spread",
+                               gt=0.0)
+    init_std: float = param(0.5, "initial sampling spread, fraction of the action bound",
+                            gt=0.0, le=2.0)
+    min_std: float = param(0.05, "smallest sampling spread, fraction of the action bound",
+                           gt=0.0, le=2.0)
+    momentum: float = param(0.1, "share of the previous mean kept at each refit", ge=0.0,
+                            lt=1.0)
+    warm_start: bool = param(True, "start from the previous plan shifted by one step")
+    seed: int = param(0, "sampling seed", ge=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class SurpriseConfig:
+    enabled: bool = param(True, "compare each observation with the model's prediction of it")
+    reground_scale: float = param(1.0, "multiplier of the calibrated re-ground threshold",
+                                  gt=0.0)
+    hold_scale: float = param(1.0, "multiplier of the calibrated hold threshold", gt=0.0)
+    hold_after: int = param(3, "consecutive steps above the hold threshold before holding",
+                            ge=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannerConfig:
+    """The latent MPC planner (planner node parameters, `wmp eval`, `wmp bench`)."""
+
+    model: str = param("models/wmp_arm_reach", "model folder (ONNX files + meta.json)")
+    robot: str = param("config/robots/wmp_arm.yaml", "robot config file")
+    backend: Literal["onnx", "torch"] = param("onnx", "inference engine")
+    providers: str = param("auto", "ONNX Runtime providers: auto, or a list like cuda,cpu")
+    threads: int = param(0, "inference threads (0: runtime default)", ge=0)
+    horizon: int = param(8, "imagined steps per plan (must equal the model's horizon)", ge=1)
+    optimizer: OptimizerConfig = param(OptimizerConfig(), "CEM / MPPI settings")
+    cost: CostWeights = param(CostWeights(), "cost terms")
+    surprise: SurpriseConfig = param(SurpriseConfig(), "surprise monitor")
+    refine_goal: bool = param(True, "image goals: re-estimate the goal joints each step from the "
+                              "difference between the current and the goal image")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """`wmp eval`: which methods, conditions and episodes."""
+
+    episodes: int = param(50, "episodes per method and condition", ge=1)
+    seed: int = param(1000, "seed of the held-out tasks (collection uses others)", ge=0)
+    methods: tuple[str, ...] = param(("wm_cem", "wm_mppi", "oracle", "random", "p_controller"),
+                                     "methods to run")
+    conditions: tuple[str, ...] = param(
+        ("nominal", "lighting", "camera_offset", "distractor", "colour", "dropout", "push"),
+        "conditions to run")
+    settle_steps: int = param(3, "steps within the success radius that end an episode", ge=1)
+    p_gain: float = param(0.5, "P-controller: share of the joint error closed per step",
+                          gt=0.0, le=1.0)
+    detection_window: int = param(3, "control steps within which an event must be flagged",
+                                  ge=1)
+    oracle_threads: int = param(2, "MuJoCo rollout threads of the oracle", ge=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchdogConfig:
+    camera_timeout: float = param(0.2, "camera silent longer than this (s) holds the arm", gt=0.0)
+    joint_state_periods: float = param(2.0, "joint states silent for this many control periods "
+                                       "hold the arm", gt=0.0)
+    resume_on_fresh_data: bool = param(True, "resume commanding when fresh data returns "
+                                       "(false: stay held until deactivated and re-activated)")
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannerNodeConfig:
+    """config/planner.yaml: the planner node's parameters (ROS parameter file, node `planner`)."""
+
+    planner: PlannerConfig = param(PlannerConfig(), "planner, model and robot")
+    command_interface: Literal["position", "trajectory"] = param(
+        "position", "position: Float64MultiArray to the forward position controller; trajectory: "
+        "JointTrajectory to the joint trajectory controller")
+    control_rate: float = param(0.0, "control loop rate (Hz); 0: the model's own rate (it was "
+                                "trained at one control period)", ge=0.0, le=1000.0)
+    autostart: bool = param(False, "configure and activate on start-up (sim); real arms are "
+                            "activated by an operator")
+    publish_imagined: bool = param(True, "publish ~/imagined_path markers and ~/imagined_image")
+    imagined_image_every: int = param(5, "decode the imagined image every N control steps",
+                                      ge=1)
+    diagnostics_rate: float = param(1.0, "/diagnostics rate (Hz)", gt=0.0, le=50.0)
+    watchdog: WatchdogConfig = param(WatchdogConfig(), "stale-data watchdog")
+    velocity_scale: float = param(0.0, "override the robot config's velocity_scale for command "
+                                  "limits (0: keep it); real mode uses a lower value", ge=0.0,
+                                  le=1.0)
+
+
+PLANNER_NODE = "planner"

@@ -31,3 +31,25 @@ class Observation:
     qpos: np.ndarray
     qvel: np.ndarray
     stamp: float = 0.0
+
+
+def fit_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """`image` (H, W, 3) uint8 at the model's input size: centre-cropped to its aspect ratio,
+    then area-resampled (a camera driver's 640x480 frame becomes what the model was trained on).
+    Returns the input itself when it already has that size."""
+    h, w = image.shape[:2]
+    if (h, w) == (height, width):
+        return image
+    from PIL import Image
+
+    target = width / height
+    if w / h > target:  # too wide: crop the sides
+        keep = int(round(h * target))
+        left = (w - keep) // 2
+        image = image[:, left:left + keep]
+    elif w / h < target:
+        keep = int(round(w / target))
+        top = (h - keep) // 2
+        image = image[top:top + keep]
+    return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize(
+        (width, height), Image.BOX))

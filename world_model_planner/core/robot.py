@@ -57,7 +57,9 @@ class Origin:
 
 @dataclass(frozen=True)
 class Geometry:
-    """A URDF visual or collision shape. size: box (x, y, z), cylinder (radius, length), sphere (r)."""
+    """A URDF visual or collision shape.
+
+    size: box (x, y, z), cylinder (radius, length), sphere (radius)."""
 
     shape: str
     size: tuple[float, ...]
@@ -255,7 +257,8 @@ class RobotDescription:
                 cameras.append(CameraSensor(
                     name=name, link=link, optical_frame=optical,
                     horizontal_fov=float(cam.findtext("horizontal_fov") or 1.047),
-                    width=int(img.findtext("width") or 64), height=int(img.findtext("height") or 64),
+                    width=int(img.findtext("width") or 64),
+                    height=int(img.findtext("height") or 64),
                     rate=float(sensor.findtext("update_rate") or 30.0), topic=topic))
         return cls(root.get("name", "robot"), links, joints, cameras, source)
 

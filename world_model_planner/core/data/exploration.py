@@ -65,7 +65,8 @@ class ExplorationPolicy:
             self._velocity = a * self._velocity + np.sqrt(1 - a * a) * noise
             step = cfg.random_scale * self.bound * self._velocity
             # Bounce off the limits instead of pressing into them for the rest of the segment.
-            outside = ((q + step < self.lower) & (step < 0)) | ((q + step > self.upper) & (step > 0))
+            outside = (((q + step < self.lower) & (step < 0))
+                       | ((q + step > self.upper) & (step > 0)))
             self._velocity[outside] *= -1.0
             step[outside] *= -1.0
         return np.clip(step, -self.bound, self.bound)

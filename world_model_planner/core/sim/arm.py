@@ -154,26 +154,42 @@ class ArmSim:
         mj.mj_forward(self.model, d)
         return self.observe()
 
-    def step(self, command: np.ndarray) -> Observation:
-        """Hold absolute joint targets `command` (clipped to the URDF limits) for one period."""
+    def step(self, command: np.ndarray, render: bool = True) -> Observation:
+        """Hold absolute joint targets `command` (clipped to the URDF limits) for one period.
+
+        render=False skips the camera (an empty frame) for callers that only need joint state."""
+        self.advance(command, self.config.control_period)
+        return self.observe(render)
+
+    def advance(self, command: np.ndarray, seconds: float) -> None:
+        """Hold targets `command` for `seconds` (rounded to whole physics steps, at least one).
+
+        For callers that run the arm at a finer grain than one control period, like the ROS node
+        publishing joint states between commands. Push and dropout follow the control step that
+        the simulation time falls in, so they happen when they would under step()."""
         target = np.asarray(command, dtype=float)
         self._check_vector(target, "command")
         if not np.all(np.isfinite(target)):
             raise ValueError(f"command has non-finite values: {target}")
         self.data.ctrl[self._act] = np.clip(target, self.robot.lower, self.robot.upper)
+        dt, period = self.config.physics_timestep, self.config.control_period
+
+        def control_step() -> int:  # the one the time is in, with half a physics step of slack
+            return int(math.floor((self.data.time + dt / 2) / period))
+
         push = self.perturbations.push
-        pushing = (push.enabled and self._push_body >= 0
-                   and push.start_step <= self.step_count < push.start_step + push.steps)
-        if pushing:
-            self.data.xfrc_applied[self._push_body, :3] = push.force
-        for _ in range(self._substeps):
+        can_push = push.enabled and self._push_body >= 0
+        for _ in range(max(1, int(round(seconds / dt)))):
+            if can_push:
+                index = control_step()
+                pushing = push.start_step <= index < push.start_step + push.steps
+                self.data.xfrc_applied[self._push_body, :3] = push.force if pushing else 0.0
             self._mj.mj_step(self.model, self.data)
-        if pushing:
+        if can_push:
             self.data.xfrc_applied[self._push_body, :] = 0.0
-        self.step_count += 1
+        self.step_count = control_step()
         self._update_distractor()
         self._mj.mj_forward(self.model, self.data)
-        return self.observe()
 
     # -- sensing ---------------------------------------------------------------------------
 
@@ -202,8 +218,9 @@ class ArmSim:
             return np.zeros((self.config.image_height, self.config.image_width, 3), np.uint8)
         return self._camera.render(self.data)
 
-    def observe(self) -> Observation:
-        return Observation(self.render(), self.qpos, self.qvel, self.time)
+    def observe(self, render: bool = True) -> Observation:
+        image = self.render() if render else np.zeros((0, 0, 3), np.uint8)
+        return Observation(image, self.qpos, self.qvel, self.time)
 
     def render_at(self, qpos: np.ndarray) -> np.ndarray:
         """The camera frame with the arm at `qpos` (for goal images); the state is untouched."""

@@ -37,8 +37,8 @@ def install_hint() -> str:
         return ("MUJOCO_GL=osmesa needs OSMesa: 'sudo apt-get install -y libosmesa6', or use "
                 f"MUJOCO_GL=egl with 'sudo apt-get install -y {EGL_PACKAGES}'")
     if backend in ("glfw", "glx"):
-        return (f"MUJOCO_GL={backend} needs a display; for headless rendering set MUJOCO_GL=egl and "
-                f"install 'sudo apt-get install -y {EGL_PACKAGES}'")
+        return (f"MUJOCO_GL={backend} needs a display; for headless rendering set MUJOCO_GL=egl "
+                f"and install 'sudo apt-get install -y {EGL_PACKAGES}'")
     return (f"headless rendering (MUJOCO_GL={backend or 'egl'}) needs EGL and Mesa: install them "
             f"with 'sudo apt-get install -y {EGL_PACKAGES}' (Debian/Ubuntu)")
 

@@ -146,7 +146,8 @@ def build_mjcf(robot: RobotDescription, *, camera_width: int, camera_height: int
                 _geom(body, geom, name=f"{child.name}_collision_{i}", visual=False)
             if child.name in optical:
                 cam = optical[child.name]
-                fovy = 2 * math.atan(math.tan(cam.horizontal_fov / 2) * camera_height / camera_width)
+                aspect = camera_height / camera_width
+                fovy = 2 * math.atan(math.tan(cam.horizontal_fov / 2) * aspect)
                 ET.SubElement(body, "camera", name=cam.name, pos="0 0 0",
                               quat=OPTICAL_TO_MUJOCO_QUAT, fovy=_fmt(math.degrees(fovy)))
             if child.name == tool_frame:

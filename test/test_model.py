@@ -1,0 +1,175 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""World model training, checkpoints, DDP replicas and ONNX export parity, on a tiny dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="training needs PyTorch (pip install '.[train]')")
+
+from world_model_planner.core import config as cfg  # noqa: E402
+from world_model_planner.core.data.collect import collect  # noqa: E402
+from world_model_planner.core.model.checkpoint import CheckpointError  # noqa: E402
+from world_model_planner.core.model.train import train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_MODEL = cfg.ModelConfig(latent_dim=16, cnn_channels=(8, 16, 16, 16), image_features=64,
+                             proprio_features=32, encoder_hidden=64, ensemble_size=3,
+                             dynamics_hidden=32, head_hidden=32)
+
+
+def tiny_config(objective: str = "jepa", **optim: object) -> cfg.TrainConfig:
+    base = dict(steps=300, batch_size=16, horizon=3, eval_every=150, val_batches=2,
+                learning_rate=3e-3, val_fraction=0.25, pretrain_steps=50, pretrain_batch=16,
+                warmup_steps=20, threads=1)
+    base.update(optim)
+    return cfg.TrainConfig(objective=objective, model=TINY_MODEL,
+                           optim=cfg.OptimConfig(**base))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    sim = cfg.SimulationConfig()
+    sim = dataclasses.replace(
+        sim, sim=dataclasses.replace(sim.sim, image_width=32, image_height=32, shadows=False),
+        task=dataclasses.replace(sim.task, episode_steps=20))
+    out = tmp_path_factory.mktemp("tiny") / "data"
+    collect(out, 24, seed=3, simulation=sim, config=cfg.CollectConfig(episodes_per_shard=6),
+            progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "jepa"
+    train([tiny_data], out, tiny_config(), progress=False)
+    return out
+
+
+def test_loss_falls_and_the_latent_does_not_collapse(trained):
+    summary = json.loads((trained / "train_summary.json").read_text())
+    history = json.loads((trained / "history.json").read_text())
+    assert summary["steps"] == 300
+    first, last = history[0], history[-1]
+    assert first["step"] == 0
+    assert last["val"]["total"] < 0.8 * first["val"]["total"], (first["val"], last["val"])
+    assert last["val"]["proprio"] < 0.85 * first["val"]["proprio"]
+    # VICReg keeps every latent dimension spread out (a collapsed latent has std -> 0).
+    from world_model_planner.core.export import load_trained
+    from world_model_planner.core.model.batches import load_sequences
+
+    model, state = load_trained(trained)
+    seq = load_sequences(state["data"])
+    with torch.no_grad():
+        z = model.encoder(seq.images[:200], seq.joint_state[:200], torch.ones(200, 2))
+    assert float(z.std(0).min()) > 0.1, z.std(0)
+    assert (trained / "losses.png").stat().st_size > 1000
+    assert (trained / "best" / "model.safetensors").is_file()
+
+
+def test_same_seed_trains_the_same_weights(tiny_data, trained, tmp_path):
+    again = tmp_path / "again"
+    train([tiny_data], again, tiny_config(), progress=False)
+    from safetensors.torch import load_file
+
+    a = load_file(str(trained / "checkpoint" / "model.safetensors"))
+    b = load_file(str(again / "checkpoint" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_continues_where_training_stopped(tiny_data, trained, tmp_path):
+    out = tmp_path / "resumed"
+    train([tiny_data], out, tiny_config(steps=150), progress=False)
+    result = train([tiny_data], out, tiny_config(steps=300), resume=True, progress=False)
+    assert result.steps == 300 and [h["step"] for h in result.history] == [0, 150, 300]
+    with pytest.raises(CheckpointError, match="another config"):
+        train([tiny_data], out, tiny_config(steps=300, learning_rate=5e-4), resume=True,
+              progress=False)
+
+
+def test_reconstruction_objective_trains_on_the_same_data(tiny_data, tmp_path):
+    result = train([tiny_data], tmp_path / "recon", tiny_config("reconstruction", steps=60,
+                                                                eval_every=30),
+                   progress=False)
+    assert result.history[-1]["val"]["reconstruction"] < result.history[0]["train"][
+        "reconstruction"] * 1.5
+    assert "variance" not in result.history[-1]["val"]
+
+
+def test_checkpoints_are_safetensors_and_json_only(trained):
+    files = {p.suffix for p in trained.rglob("*") if p.is_file()}
+    assert files <= {".safetensors", ".json", ".png"}, files
+
+
+@pytest.mark.slow
+def test_torchrun_two_gloo_processes_end_with_identical_replicas(tiny_data, tmp_path):
+    config = tmp_path / "train.yaml"
+    import yaml
+
+    config.write_text(yaml.safe_dump(cfg.to_dict(tiny_config(steps=20, eval_every=10,
+                                                             pretrain_steps=10))))
+    import socket
+
+    with socket.socket() as s:  # a free port for the rendezvous (torchrun hangs on port 0)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+         "--master_addr=127.0.0.1", f"--master_port={port}",
+         "--module", "world_model_planner.cli", "train", "--data", str(tiny_data),
+         "--out", str(tmp_path / "ddp"), "--config", str(config), "--quiet"],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "ddp" / "train_summary.json").read_text())
+    assert summary["world_size"] == 2
+    digests = summary["replica_digests"]
+    assert len(digests) == 2 and digests[0] == digests[1]
+
+
+def test_export_passes_checker_and_matches_torch(trained, tiny_data, tmp_path):
+    import onnx
+
+    from world_model_planner.core.export import PARITY_TOLERANCE, export_model, load_trained
+    from world_model_planner.core.runtime import OnnxWorldModel
+
+    meta = export_model(trained, tmp_path / "model", horizon=4)
+    for name in ("encoder", "dynamics", "proprio_head", "decoder"):
+        onnx.checker.check_model(str(tmp_path / "model" / f"{name}.onnx"), full_check=True)
+        errors = meta["parity"]["max_abs_error"][name]
+        assert set(errors) == {"random", "real"}
+        assert max(errors.values()) <= PARITY_TOLERANCE
+        assert onnx.load(str(tmp_path / "model" / f"{name}.onnx")).opset_import[0].version >= 17
+    assert "surprise" in meta and meta["surprise"]["reground"] > 0
+    # Dynamic batch: the same file runs 1 and 37 samples.
+    model = OnnxWorldModel(tmp_path / "model", providers="cpu")
+    torch_model, _ = load_trained(trained)
+    for n in (1, 37):
+        z = np.random.default_rng(n).standard_normal((n, 16)).astype(np.float32)
+        a = np.random.default_rng(n).uniform(-0.1, 0.1, (n, 4, 4)).astype(np.float32)
+        out = model.rollout(z, a)
+        assert out.latent_mean.shape == (n, 4, 16) and out.disagreement.shape == (n, 4)
+        with torch.no_grad():
+            ref = torch_model.dynamics.rollout(torch.from_numpy(z), torch.from_numpy(a)).mean(0)
+        np.testing.assert_allclose(out.latent_mean, ref.numpy(), atol=PARITY_TOLERANCE)

@@ -1,0 +1,163 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The two training objectives, on the same batches and the same networks.
+
+Both train the dynamics over several imagined steps (so long rollouts stay on the data manifold),
+the proprio head on encoded and imagined latents, and the encoder to give the same latent with a
+modality missing (goal images have no joint state; a dropped camera leaves only joint state).
+They differ in what shapes the latent:
+
+* `jepa`: imagined latents regress onto an EMA target encoder's latents of the real future
+  frames; VICReg variance and covariance terms keep the latent from collapsing. The decoder learns
+  from detached latents, for visualisation only.
+* `reconstruction`: the latent is shaped by decoding pixels, of encoded and of imagined states
+  (deterministic Dreamer-style); latent targets come from the online encoder, detached.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..config import TrainConfig
+from .batches import Batch
+from .networks import IMAGE, PROPRIO, WorldModel
+
+
+def modality_masks(count: int, image_dropout: float, proprio_dropout: float,
+                   generator: torch.Generator) -> torch.Tensor:
+    """(count, 2) masks: drop the image or the joint state, never both."""
+    u = torch.rand(count, 2, generator=generator)
+    mask = torch.ones(count, 2)
+    drop_image = u[:, 0] < image_dropout
+    mask[drop_image, IMAGE] = 0.0
+    mask[~drop_image & (u[:, 1] < proprio_dropout), PROPRIO] = 0.0
+    return mask
+
+
+def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
+    """Shift each uint8 frame (N,H,W,3) by up to `pad` pixels (edge-replicated): DrQ-style
+    augmentation that makes the encoder robust to small camera offsets."""
+    if pad <= 0:
+        return images
+    n, h, w, _ = images.shape
+    padded = torch.nn.functional.pad(images.permute(0, 3, 1, 2).float(), (pad,) * 4,
+                                     mode="replicate")
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None, :])[:, :, None].expand(n, h, w)
+    cols = (dx[:, None] + torch.arange(w)[None, :])[:, None, :].expand(n, h, w)
+    idx = torch.arange(n)[:, None, None].expand(n, h, w)
+    out = padded.permute(0, 2, 3, 1)[idx, rows, cols]
+    return out.to(torch.uint8)
+
+
+def vicreg(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Variance hinge (std of every dimension >= 1) and off-diagonal covariance penalty."""
+    z = z - z.mean(dim=0)
+    std = torch.sqrt(z.var(dim=0) + 1e-4)
+    variance = F.relu(1.0 - std).mean()
+    cov = (z.T @ z) / max(z.shape[0] - 1, 1)
+    off = cov - torch.diag(torch.diag(cov))
+    return variance, (off ** 2).sum() / z.shape[1]
+
+
+def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, batch: Batch,
+                     cfg: TrainConfig, generator: torch.Generator
+                     ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss and its parts (floats, for logging) on one batch of sequences."""
+    w, o = cfg.loss, cfg.optim
+    b, length = batch.images.shape[:2]
+    horizon = length - 1
+    images = batch.images.reshape(b * length, *batch.images.shape[2:])
+    joint_state = batch.joint_state.reshape(b * length, -1)
+    full = torch.ones(b * length, 2)
+
+    mask = modality_masks(b * length, o.image_dropout, o.proprio_dropout, generator)
+    mask.view(b, length, 2)[:, 0] = torch.where(  # rollouts start from the full observation
+        torch.rand(b, 1, generator=generator) < 0.7, 1.0, mask.view(b, length, 2)[:, 0])
+    shift = o.image_shift if model.training else 0  # validation sees frames as they are
+    z_online = model.encoder(random_shift(images, shift, generator), joint_state, mask)
+    with torch.no_grad():
+        if cfg.objective == "jepa":
+            assert target_encoder is not None
+            z_target = target_encoder(images, joint_state, full)
+        else:
+            z_target = model.encoder(images, joint_state, full)
+    z_online_seq = z_online.view(b, length, -1)
+    z_target_seq = z_target.view(b, length, -1)
+
+    imagined = model.dynamics.rollout(z_online_seq[:, 0], batch.actions)  # (K,B,H,D)
+    k = imagined.shape[0]
+    discount = w.discount ** torch.arange(horizon, dtype=torch.float32)
+    discount = discount / discount.sum()
+    keep = (torch.rand(k, b, generator=generator) < o.member_keep).float()
+    keep[:, keep.sum(0) == 0] = 1.0  # every sequence trains at least one member
+    keep = keep / keep.mean()
+
+    def over_time(err: torch.Tensor) -> torch.Tensor:  # err (K,B,H) -> scalar
+        return ((err * discount).sum(-1) * keep).mean()
+
+    latent = over_time(((imagined - z_target_seq[None, :, 1:]) ** 2).mean(-1))
+    norm_js = model.proprio_head.normalizer(batch.joint_state)
+    proprio_enc = F.mse_loss(model.proprio_head.normalized(z_online), norm_js.view(b * length, -1))
+    proprio_img = over_time(((model.proprio_head.normalized(imagined) - norm_js[None, :, 1:]) ** 2
+                             ).mean(-1))
+    consistency = F.mse_loss(z_online, z_target)
+    parts = {"latent": latent, "proprio": proprio_enc + proprio_img, "consistency": consistency}
+    total = w.latent * latent + w.proprio * parts["proprio"] + w.consistency * consistency
+
+    target_pixels = images.to(torch.float32) * (1.0 / 255.0)
+    if cfg.objective == "jepa":
+        variance, covariance = vicreg(z_online)
+        parts.update(variance=variance, covariance=covariance)
+        total = total + w.variance * variance + w.covariance * covariance
+        # The decoder only learns to show latents; its gradient never reaches the encoder.
+        first = torch.arange(b) * length
+        recon = F.mse_loss(model.decoder(z_online[first].detach()), target_pixels[first])
+        parts["reconstruction"] = recon
+        total = total + recon
+    else:
+        # Pixels of the rollout start and of every imagined step (one member per sequence).
+        first = torch.arange(b) * length
+        member = torch.randint(0, k, (b,), generator=generator)
+        picked = imagined[member, torch.arange(b)].reshape(b * horizon, -1)  # (B*H, D)
+        decoded = model.decoder(torch.cat([z_online[first], picked]))
+        pixels = target_pixels.view(b, length, *target_pixels.shape[1:])
+        wanted = torch.cat([pixels[:, 0], pixels[:, 1:].reshape(b * horizon,
+                                                                *target_pixels.shape[1:])])
+        parts["reconstruction"] = F.mse_loss(decoded, wanted)
+        total = total + w.reconstruction * parts["reconstruction"]
+    metrics = {name: float(v.detach()) for name, v in parts.items()}
+    metrics["total"] = float(total.detach())
+    return total, metrics
+
+
+def pose_loss(model: WorldModel, images: torch.Tensor, joint_state: torch.Tensor,
+              shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Stage 1: joint angles from the image alone (the path a goal image takes)."""
+    j = model.joints
+    mask = torch.zeros(len(images), 2)
+    mask[:, IMAGE] = 1.0
+    z = model.encoder(random_shift(images, shift, generator), torch.zeros_like(joint_state), mask)
+    target = model.proprio_head.normalizer(joint_state)[:, :j]
+    return F.mse_loss(model.proprio_head.normalized(z)[:, :j], target)
+
+
+@torch.no_grad()
+def ema_update(target: torch.nn.Module, online: torch.nn.Module, rate: float) -> None:
+    for t, s in zip(target.parameters(), online.parameters()):
+        t.mul_(rate).add_(s.detach(), alpha=1.0 - rate)
+    for t, s in zip(target.buffers(), online.buffers()):
+        t.copy_(s)

@@ -1,0 +1,365 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""`wmp train`: fit the world model on collected episodes, on one process or under torchrun.
+
+One process is deterministic for a seed on CPU. Under `torchrun --nproc_per_node=N` every process
+samples its own batches, DistributedDataParallel averages gradients (gloo on CPU, NCCL on GPUs),
+and the EMA target encoder and early-stopping decisions stay identical across processes because
+they only depend on the synchronised parameters and on seeded validation batches.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ... import __version__
+from .. import config as cfgmod
+from ..config import TrainConfig
+from . import checkpoint
+from .batches import Batch, SequenceSampler, load_sequences, split_episodes
+from .networks import WorldModel
+from .objectives import ema_update, pose_loss, world_model_loss
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    steps: int
+    best_step: int
+    best_val: float
+    seconds: float
+    stopped_early: bool
+    history: list[dict[str, Any]]
+
+
+class _Objective(nn.Module):
+    """The loss as a module, so DistributedDataParallel sees one forward per step."""
+
+    def __init__(self, model: WorldModel, target: nn.Module | None, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.cfg = cfg
+        self._target = [target]  # a list keeps it out of DDP's parameters
+
+    def forward(self, images: torch.Tensor, joint_state: torch.Tensor, actions: torch.Tensor,
+                generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        return world_model_loss(self.model, self._target[0], Batch(images, joint_state, actions),
+                                self.cfg, generator)
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    rank = torch.distributed.get_rank() if world > 1 else 0
+    return rank, world
+
+
+def parameter_digest(model: nn.Module) -> str:
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _lr_factor(step: int, cfg: TrainConfig) -> float:
+    warm = cfg.optim.warmup_steps
+    if step < warm:
+        return (step + 1) / warm
+    progress = (step - warm) / max(1, cfg.optim.steps - warm)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+@torch.no_grad()
+def validate(objective: _Objective, batches: list[Batch], seed: int) -> dict[str, float]:
+    objective.eval()
+    gen = torch.Generator().manual_seed(seed)
+    sums: dict[str, float] = {}
+    for batch in batches:
+        _, parts = objective(batch.images, batch.joint_state, batch.actions, gen)
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v / len(batches)
+    objective.train()
+    return sums
+
+
+def plot_history(history: list[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not history:
+        return
+    keys = [k for k in history[-1]["train"] if k != "total"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    steps = [h["step"] for h in history]
+    for ax, split in zip(axes, ("train", "val")):
+        for k in keys + ["total"]:
+            ax.plot(steps, [max(h[split].get(k, float("nan")), 1e-8) for h in history], label=k,
+                    linewidth=2.0 if k == "total" else 1.0)
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_title(f"{title}: {split}")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+RESUME_MAY_CHANGE = ("steps", "eval_every", "patience", "val_batches", "threads")
+
+
+def _resumable(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a train config a resumed run must share (it may train longer)."""
+    optim = {k: v for k, v in config.get("optim", {}).items() if k not in RESUME_MAY_CHANGE}
+    return {**config, "optim": optim}
+
+
+def _average_gradients(params: list[nn.Parameter], world: int) -> None:
+    if world <= 1:
+        return
+    for p in params:
+        if p.grad is not None:
+            torch.distributed.all_reduce(p.grad)
+            p.grad /= world
+
+
+def pretrain_encoder(model: WorldModel, seq: Any, train_frames: torch.Tensor,
+                     val_frames: torch.Tensor, cfg: TrainConfig, rng: np.random.Generator,
+                     gen: torch.Generator, world: int, progress: bool) -> dict[str, float]:
+    """Stage 1: teach the encoder's image path joint angles, the skill goal images rely on.
+
+    Pixels carry the arm's pose only through a small part of the frame, and inside the full
+    world-model objective most encodings also see the joint state, which is an easy shortcut; a
+    short supervised stage on single frames learns the image path several times faster per second
+    of CPU than the full objective would.
+    """
+    from tqdm import tqdm
+
+    o = cfg.optim
+    params = list(model.encoder.parameters()) + list(model.proprio_head.parameters())
+    optimizer = torch.optim.AdamW(params, lr=o.pretrain_learning_rate, weight_decay=o.weight_decay)
+    bar = tqdm(total=o.pretrain_steps, desc="stage 1: joint angles from images", unit="step",
+               file=sys.stderr, disable=not progress, smoothing=0.05)
+    running = float("nan")
+    for step in range(o.pretrain_steps):
+        lr = o.pretrain_learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(
+            math.pi * step / max(1, o.pretrain_steps))))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        pick = train_frames[torch.from_numpy(rng.integers(0, len(train_frames),
+                                                          size=o.pretrain_batch))]
+        loss = pose_loss(model, seq.images[pick], seq.joint_state[pick], o.image_shift, gen)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        _average_gradients(params, world)
+        nn.utils.clip_grad_norm_(params, o.grad_clip)
+        optimizer.step()
+        value = float(loss.detach())
+        running = value if math.isnan(running) else 0.98 * running + 0.02 * value
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.4f}")
+    bar.close()
+    return {"pose_loss": running, **image_joint_error(model, seq, val_frames)}
+
+
+@torch.no_grad()
+def image_joint_error(model: WorldModel, seq: Any, frames: torch.Tensor) -> dict[str, float]:
+    """Mean |joint error| (rad) of the proprio head on image-only encodings of `frames`."""
+    j = model.joints
+    frames = frames[:: max(1, len(frames) // 2000)]
+    mask = torch.tensor([[1.0, 0.0]]).expand(len(frames), 2)
+    js = seq.joint_state[frames]
+    z = torch.cat([model.encoder(seq.images[frames[i:i + 500]], torch.zeros_like(js[i:i + 500]),
+                                 mask[i:i + 500]) for i in range(0, len(frames), 500)])
+    err = (model.proprio_head(z)[:, :j] - js[:, :j]).abs()
+    return {"image_joint_mae": float(err.mean()),
+            **{f"image_joint_mae_{i}": float(e) for i, e in enumerate(err.mean(0))}}
+
+
+def build_model(cfg: TrainConfig, image_hw: tuple[int, int], joints: int) -> WorldModel:
+    return WorldModel(cfg.model, image_hw, joints)
+
+
+def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resume: bool = False,
+          progress: bool = True) -> TrainResult:
+    from tqdm import tqdm
+
+    rank, world = _distributed()
+    o = cfg.optim
+    torch.set_num_threads(o.threads or max(1, (os.cpu_count() or 1) // world))
+    torch.manual_seed(o.seed)
+    np_rng = np.random.default_rng([o.seed, rank])
+    gen = torch.Generator().manual_seed(o.seed * 1000 + rank)
+    out = Path(out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+
+    seq = load_sequences([str(d) for d in data])
+    train_eps, val_eps = split_episodes(seq.episodes, o.val_fraction, o.seed)
+    train_sampler = SequenceSampler(seq, train_eps, o.horizon, np_rng)
+    val_sampler = SequenceSampler(seq, val_eps if len(val_eps) else train_eps, o.horizon,
+                                  np.random.default_rng(o.seed))
+    val_batches = val_sampler.fixed(o.val_batches, o.batch_size, seed=o.seed + 7)
+
+    def frames_of(episodes: np.ndarray) -> torch.Tensor:
+        return torch.cat([torch.arange(s, s + n + 1) for s, n in
+                          zip(seq.frame_start[episodes], seq.lengths[episodes])])
+
+    frames = frames_of(train_eps)
+    val_frames = frames_of(val_eps) if len(val_eps) else frames
+    js = seq.joint_state[frames]
+    joints = len(seq.joint_names)
+    model = build_model(cfg, seq.image_hw, joints)
+    model.set_statistics(js.mean(0), js.std(0), torch.tensor(seq.action_bound, dtype=torch.float32))
+    model.to(memory_format=torch.channels_last)  # NHWC frames permuted to NCHW already are
+    target = copy.deepcopy(model.encoder).requires_grad_(False) if cfg.objective == "jepa" else None
+    objective = _Objective(model, target, cfg)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=o.learning_rate,
+                                  weight_decay=o.weight_decay)
+
+    meta = {
+        "objective": cfg.objective, "config": cfgmod.to_dict(cfg),
+        "joint_names": seq.joint_names, "image_hw": list(seq.image_hw),
+        "control_period": seq.control_period, "action_bound": seq.action_bound.tolist(),
+        "data": [str(Path(d).resolve()) for d in data], "data_digest": seq.digest,
+        "train_episodes": int(len(train_eps)), "val_episodes": int(len(val_eps)),
+        "train_frames": int(len(frames)), "world_size": world,
+        "created_with": f"world_model_planner {__version__}",
+    }
+    step, history, best_val, best_step, bad_evals, elapsed = 0, [], math.inf, 0, 0, 0.0
+    ckpt_dir = out / "checkpoint"
+    if resume and (ckpt_dir / checkpoint.STATE_FILE).is_file():
+        state = checkpoint.load_state(ckpt_dir)
+        if _resumable(state.get("config", {})) != _resumable(meta["config"]) or \
+                state.get("data_digest") != seq.digest:
+            raise checkpoint.CheckpointError(
+                f"{ckpt_dir}: was trained with another config or data; resume only with the same "
+                "--config and --data, or train into a new --out")
+        extra = checkpoint.load_model(ckpt_dir, model)
+        if target is not None:
+            target.load_state_dict({k[len("target."):]: v for k, v in extra.items()
+                                    if k.startswith("target.")})
+        checkpoint.load_optimizer(ckpt_dir, optimizer, state["optimizer_layout"])
+        gen.set_state(extra[f"generator.{rank}"] if f"generator.{rank}" in extra
+                      else extra["generator.0"])
+        np_rng.bit_generator.state = state["numpy_rng"][str(rank)] if str(rank) in state[
+            "numpy_rng"] else state["numpy_rng"]["0"]
+        step, history = state["step"], state["history"]
+        best_val, best_step, bad_evals = state["best_val"], state["best_step"], state["bad_evals"]
+        elapsed = state.get("seconds", 0.0)
+        if "pretrain" in state:
+            meta["pretrain"] = state["pretrain"]
+
+    if step == 0 and o.pretrain_steps > 0:
+        meta["pretrain"] = pretrain_encoder(model, seq, frames, val_frames, cfg, np_rng, gen,
+                                            world, progress and rank == 0)
+        if rank == 0:
+            print(f"stage 1 done: image-only joint error {meta['pretrain']['image_joint_mae']:.3f}"
+                  " rad on validation frames", file=sys.stderr)
+        if target is not None:
+            target.load_state_dict(model.encoder.state_dict())
+    wrapped: nn.Module = objective
+    if world > 1:
+        wrapped = nn.parallel.DistributedDataParallel(objective)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, cfg),
+                                                  last_epoch=step - 1 if step else -1)
+    bar = tqdm(total=o.steps, initial=step, desc=f"train {cfg.objective}", unit="step",
+               file=sys.stderr, disable=not progress or rank != 0, smoothing=0.05)
+    started = time.perf_counter() - elapsed
+    stopped_early = False
+    running: dict[str, float] = {}
+    if step == 0:  # where the curves start: the model as initialised (after stage 1)
+        val = validate(objective, val_batches, o.seed)
+        val.update(image_joint_error(model, seq, val_frames))
+        history.append({"step": 0, "train": dict(val), "val": val, "seconds": 0.0})
+    while step < o.steps:
+        batch = train_sampler.sample(o.batch_size)
+        loss, parts = wrapped(batch.images, batch.joint_state, batch.actions, gen)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        if target is not None:
+            ema_update(target, model.encoder, o.ema)
+        step += 1
+        for k, v in parts.items():
+            running[k] = 0.98 * running.get(k, v) + 0.02 * v
+        bar.update(1)
+        bar.set_postfix({k: f"{running[k]:.3g}" for k in ("total", "latent", "proprio")})
+        if step % o.eval_every == 0 or step == o.steps:
+            val = validate(objective, val_batches, o.seed)
+            val.update(image_joint_error(model, seq, val_frames))
+            history.append({"step": step, "train": dict(running), "val": val,
+                            "seconds": time.perf_counter() - started})
+            improved = val["total"] < best_val
+            if improved:
+                best_val, best_step, bad_evals = val["total"], step, 0
+            else:
+                bad_evals += 1
+            if rank == 0:
+                extra = ({f"target.{k}": v for k, v in target.state_dict().items()}
+                         if target is not None else {})
+                extra["generator.0"] = gen.get_state()
+                state = {**meta, "step": step, "history": history, "best_val": best_val,
+                         "best_step": best_step, "bad_evals": bad_evals,
+                         "seconds": time.perf_counter() - started,
+                         "numpy_rng": {"0": np_rng.bit_generator.state}}
+                checkpoint.save(ckpt_dir, model, state, optimizer, extra)
+                if improved:
+                    checkpoint.save(out / "best", model, state)
+                plot_history(history, out / "losses.png", cfg.objective)
+                (out / "history.json").write_text(json.dumps(history, indent=1))
+                bar.write(f"step {step}: val total {val['total']:.4g} latent {val['latent']:.4g} "
+                          f"proprio {val['proprio']:.4g} (best {best_val:.4g} at {best_step})")
+            if bad_evals >= o.patience:
+                stopped_early = True
+                break
+    bar.close()
+    seconds = time.perf_counter() - started
+    digest = parameter_digest(model)
+    digests = [digest]
+    if world > 1:
+        gathered: list[Any] = [None] * world
+        torch.distributed.all_gather_object(gathered, digest)
+        digests = gathered
+    if rank == 0:
+        summary = {"steps": step, "best_step": best_step, "best_val": best_val,
+                   "seconds": seconds, "stopped_early": stopped_early,
+                   "final_val": history[-1]["val"] if history else {},
+                   "replica_digests": digests, **meta}
+        (out / "train_summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return TrainResult(out, step, best_step, best_val, seconds, stopped_early, history)
