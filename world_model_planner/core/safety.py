@@ -477,3 +477,91 @@ __all__ = [
     "CommandFilter", "CommandLimits", "ControlClock", "EStopLatch", "FilterResult",
     "SafetyCounters", "Watchdog", "WatchdogStatus",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# Surprise: is the world still doing what the model imagined?
+
+SURPRISE_OK = "ok"
+SURPRISE_CAMERA = "camera_distrusted"
+SURPRISE_REGROUND = "reground"
+SURPRISE_HOLD = "hold"
+
+
+@dataclass(frozen=True, eq=False)
+class SurpriseThresholds:
+    """Calibrated on held-out data (meta.json "surprise"); scores are mean squared residuals in
+    units of the per-dimension residual spread, so 1.0 is a typical nominal step."""
+
+    scale_full: np.ndarray  # (D,) residual spread of full encodings
+    scale_proprio: np.ndarray  # (D,) residual spread of joint-state-only encodings
+    reground: float  # full-encoding score above which the plan is re-grounded
+    hold: float  # score above which, sustained, the arm holds
+    proprio_reground: float  # joint-state-only score that still counts as expected
+
+    @classmethod
+    def from_meta(cls, surprise: dict) -> SurpriseThresholds:
+        try:
+            return cls(np.asarray(surprise["scale_full"], dtype=np.float64),
+                       np.asarray(surprise["scale_proprio"], dtype=np.float64),
+                       float(surprise["reground"]), float(surprise["hold"]),
+                       float(surprise["proprio_reground"]))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"meta.json 'surprise' is incomplete ({exc}); re-export the model "
+                             "with data so it can be calibrated") from exc
+
+
+@dataclass(frozen=True)
+class SurpriseReport:
+    score: float  # full encoding vs prediction
+    proprio_score: float  # joint-state-only encoding vs prediction
+    decision: str  # ok | camera_distrusted | reground | hold
+    consecutive: int  # steps in a row above the hold threshold
+
+    @property
+    def flagged(self) -> bool:
+        return self.decision != SURPRISE_OK
+
+
+class SurpriseMonitor:
+    """Decides, per control step, whether the model's belief can be kept.
+
+    * both encodings agree with the prediction: ok;
+    * the full encoding disagrees but joint state alone agrees: the camera is lying (dropout,
+      occlusion, glare): keep the belief from joint state and memory, do not trust the image;
+    * both disagree: the world changed (a push, a collision): re-ground on the fresh observation
+      and drop the warm start; if that persists above the hold threshold, hold the arm.
+    """
+
+    def __init__(self, thresholds: SurpriseThresholds, reground_scale: float = 1.0,
+                 hold_scale: float = 1.0, hold_after: int = 3) -> None:
+        self.t = thresholds
+        self.reground = thresholds.reground * reground_scale
+        self.hold = thresholds.hold * hold_scale
+        self.proprio_reground = thresholds.proprio_reground * reground_scale
+        self.hold_after = hold_after
+        self._consecutive = 0
+
+    def reset(self) -> None:
+        self._consecutive = 0
+
+    @staticmethod
+    def score(residual: np.ndarray, scale: np.ndarray) -> float:
+        value = float(np.mean((np.asarray(residual, dtype=np.float64) / scale) ** 2))
+        return value if math.isfinite(value) else math.inf
+
+    def assess(self, predicted: np.ndarray, full: np.ndarray,
+               proprio_only: np.ndarray) -> SurpriseReport:
+        s_full = self.score(np.asarray(full) - predicted, self.t.scale_full)
+        s_prop = self.score(np.asarray(proprio_only) - predicted, self.t.scale_proprio)
+        if s_full <= self.reground:
+            decision = SURPRISE_OK
+            self._consecutive = 0
+        elif s_prop <= self.proprio_reground:
+            decision = SURPRISE_CAMERA
+            self._consecutive = 0
+        else:
+            self._consecutive = self._consecutive + 1 if s_prop > self.hold else 0
+            decision = SURPRISE_HOLD if self._consecutive >= self.hold_after else \
+                SURPRISE_REGROUND
+        return SurpriseReport(s_full, s_prop, decision, self._consecutive)

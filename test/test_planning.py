@@ -1,0 +1,266 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Latent MPC on the shipped model: batching, optimisers, surprise, backends, eval, bench."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from world_model_planner.core.config import OptimizerConfig, PlannerConfig, SimulationConfig
+from world_model_planner.core.observation import Observation
+from world_model_planner.core.paths import share_path
+from world_model_planner.core.robot import Robot
+from world_model_planner.core.runtime import ModelError, OnnxWorldModel, select_providers
+from world_model_planner.core.safety import (SURPRISE_CAMERA, SURPRISE_HOLD, SURPRISE_OK,
+                                             SURPRISE_REGROUND, SurpriseMonitor,
+                                             SurpriseThresholds)
+
+MODEL = Path(os.environ.get("WMP_TEST_MODEL", share_path("models", "wmp_arm_reach")))
+
+
+@pytest.fixture(scope="module")
+def model() -> OnnxWorldModel:
+    return OnnxWorldModel(MODEL, providers="cpu")
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """A start observation, its goal (image and joints) from the simulator."""
+    from world_model_planner.core.sim.arm import ArmSim
+    from world_model_planner.core.sim.reach import ReachTask
+
+    sim = ArmSim()
+    task = ReachTask(sim)
+    start, goal_q = task.sample_episode(np.random.default_rng(4))
+    obs = sim.reset(start)
+    goal = task.make_goal(goal_q)
+    yield sim, task, obs, goal
+    sim.close()
+
+
+def controller_for(model, cfg: PlannerConfig | None = None):
+    from world_model_planner.core.planning.controller import MPCController
+
+    cfg = cfg or PlannerConfig(model=str(MODEL))
+    return MPCController(model, Robot.load(), cfg, 0.1,
+                         surprise=SurpriseThresholds.from_meta(model.meta["surprise"]))
+
+
+class CountingModel:
+    """The real ONNX model, counting its calls (instrumentation, not a stand-in)."""
+
+    def __init__(self, inner: OnnxWorldModel) -> None:
+        self.inner = inner
+        self.rollout_batches: list[int] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def rollout(self, latent, actions):
+        self.rollout_batches.append(len(latent))
+        return self.inner.rollout(latent, actions)
+
+
+def test_shipped_model_matches_its_meta(model):
+    meta = json.loads((MODEL / "meta.json").read_text())
+    import hashlib
+
+    for name, entry in meta["files"].items():
+        assert hashlib.sha256((MODEL / name).read_bytes()).hexdigest() == entry["sha256"]
+    total = sum((MODEL / n).stat().st_size for n in meta["files"]) + (MODEL / "meta.json").stat(
+    ).st_size
+    assert total <= 25 * 2 ** 20
+    assert meta["joint_names"] == list(Robot.load().joint_names)
+    assert model.horizon == meta["horizon"] and model.latent_dim == meta["latent_dim"]
+    for graph in ("encoder", "dynamics", "proprio_head", "decoder"):
+        session = model.sessions[graph]
+        declared = meta["files"][f"{graph}.onnx"]["shapes"]
+        for arg in session.get_inputs() + session.get_outputs():
+            dims = [d for d in declared[arg.name] if not isinstance(d, str)]
+            assert [d for d in arg.shape if isinstance(d, int)] == dims
+    assert "surprise" in meta and meta["surprise"]["hold"] > meta["surprise"]["reground"] > 0
+
+
+def test_each_optimizer_iteration_is_one_batched_model_call(model, scene):
+    _, _, obs, goal = scene
+    for algorithm in ("cem", "mppi"):
+        counting = CountingModel(model)
+        cfg = PlannerConfig(model=str(MODEL), optimizer=OptimizerConfig(algorithm=algorithm))
+        controller = controller_for(counting, cfg)
+        controller.set_goal_joints(goal.joints)
+        counting.rollout_batches.clear()
+        controller.step(obs)
+        big = [n for n in counting.rollout_batches if n > 1]
+        assert big == [cfg.optimizer.samples] * cfg.optimizer.iterations, algorithm
+
+
+def test_plans_stay_in_bounds_and_head_for_the_goal(model, scene):
+    sim, task, obs, goal = scene
+    robot = Robot.load()
+    for algorithm in ("cem", "mppi"):
+        cfg = PlannerConfig(model=str(MODEL), optimizer=OptimizerConfig(algorithm=algorithm))
+        controller = controller_for(model, cfg)
+        controller.set_goal_joints(goal.joints)
+        result = controller.step(obs)
+        plan = result.plan
+        assert np.all(np.abs(plan.actions) <= model.action_bound + 1e-6)
+        assert plan.costs_per_iteration[-1] <= plan.costs_per_iteration[0] + 1e-6
+        before = np.linalg.norm(robot.tool_positions(obs.qpos) - goal.tool_position)
+        after = np.linalg.norm(robot.tool_positions(result.command) - goal.tool_position)
+        assert after < before, (algorithm, before, after)
+
+
+def test_warm_start_begins_from_the_shifted_previous_plan(model, scene):
+    _, _, obs, goal = scene
+    controller = controller_for(model)
+    controller.set_goal_joints(goal.joints)
+    controller.step(obs)
+    previous = controller.planner.optimizer.mean.copy()
+    mean, _ = controller.planner.optimizer._start()
+    np.testing.assert_allclose(mean[:-1], previous[1:])
+    assert np.all(mean[-1] == 0)
+    controller.planner.reset()
+    assert np.all(controller.planner.optimizer._start()[0] == 0)
+
+
+def test_a_black_frame_is_flagged_and_joint_state_keeps_the_belief(model, scene):
+    sim, task, obs, goal = scene
+    controller = controller_for(model)
+    controller.set_goal_image(goal.image)
+    first = controller.step(obs)
+    assert first.decision == SURPRISE_OK
+    nxt = sim.step(first.command)
+    black = Observation(np.zeros_like(nxt.image), nxt.qpos, nxt.qvel, nxt.stamp)
+    result = controller.step(black)
+    assert result.decision == SURPRISE_CAMERA
+    assert result.surprise > controller.monitor.reground
+    assert np.all(np.isfinite(result.command)) and not result.held
+    sim.reset(obs.qpos)
+
+
+def test_surprise_monitor_decides_ok_camera_reground_and_hold():
+    d = 4
+    t = SurpriseThresholds(np.ones(d), np.ones(d), reground=2.0, hold=10.0, proprio_reground=2.0)
+    monitor = SurpriseMonitor(t, hold_after=2)
+    z = np.zeros(d)
+    assert monitor.assess(z, z + 0.5, z + 0.5).decision == SURPRISE_OK
+    assert monitor.assess(z, z + 3.0, z + 0.5).decision == SURPRISE_CAMERA
+    assert monitor.assess(z, z + 2.0, z + 2.0).decision == SURPRISE_REGROUND
+    assert monitor.assess(z, z + 5.0, z + 5.0).decision == SURPRISE_REGROUND  # 1st above hold
+    assert monitor.assess(z, z + 5.0, z + 5.0).decision == SURPRISE_HOLD  # sustained
+    assert monitor.assess(z, z, z).decision == SURPRISE_OK
+    assert monitor.assess(z, z + np.nan, z).decision == SURPRISE_CAMERA  # NaN is never "ok"
+
+
+def test_torch_backend_computes_what_onnx_computes(model):
+    from world_model_planner.core.planning.torch_backend import TorchWorldModel
+
+    torch_model = TorchWorldModel(MODEL)
+    rng = np.random.default_rng(0)
+    h, w = model.image_hw
+    images = rng.integers(0, 256, (3, h, w, 3), dtype=np.uint8)
+    js = rng.standard_normal((3, 2 * model.joints)).astype(np.float32)
+    mask = np.array([[1, 1], [1, 0], [0, 1]], np.float32)
+    np.testing.assert_allclose(model.encode(images, js, mask), torch_model.encode(images, js, mask),
+                               atol=1e-4)
+    z = model.encode(images, js, mask)
+    a = rng.uniform(-1, 1, (3, model.horizon, model.joints)).astype(np.float32) * \
+        model.action_bound
+    r1, r2 = model.rollout(z, a), torch_model.rollout(z, a)
+    for x, y in ((r1.latent_mean, r2.latent_mean), (r1.disagreement, r2.disagreement),
+                 (r1.joint_positions, r2.joint_positions)):
+        np.testing.assert_allclose(x, y, atol=1e-4)
+
+
+def test_cpu_only_machine_falls_back_with_a_warning(caplog):
+    import onnxruntime as ort
+
+    if set(ort.get_available_providers()) & {"CUDAExecutionProvider",
+                                             "TensorrtExecutionProvider"}:
+        pytest.skip("this machine has a GPU provider")
+    assert select_providers("auto") == ["CPUExecutionProvider"]
+    with caplog.at_level(logging.INFO, logger="world_model_planner.core.runtime"):
+        OnnxWorldModel(MODEL)
+    text = caplog.text
+    assert "CPUExecutionProvider" in text and "onnxruntime-gpu" in text
+    with pytest.raises(ModelError, match="CUDAExecutionProvider"):
+        select_providers("cuda")
+
+
+def test_tampered_or_mismatched_models_are_refused(tmp_path):
+    copy = tmp_path / "model"
+    shutil.copytree(MODEL, copy)
+    data = bytearray((copy / "dynamics.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copy / "dynamics.onnx").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="dynamics.onnx: sha256 .* refusing"):
+        OnnxWorldModel(copy)
+    shutil.copy(MODEL / "dynamics.onnx", copy / "dynamics.onnx")
+    with pytest.raises(ModelError, match="differ from the robot"):
+        OnnxWorldModel(copy, expected_joints=["a", "b", "c", "d"])
+    (copy / "meta.json").write_text("{not json")
+    with pytest.raises(ModelError, match="meta.json: not valid JSON"):
+        OnnxWorldModel(copy)
+
+
+def test_eval_runs_every_method_and_reports(tmp_path):
+    from world_model_planner.core.config import EvalConfig
+    from world_model_planner.core.eval import Evaluator, summarize
+
+    small = dataclasses.replace(PlannerConfig(model=str(MODEL)),
+                                optimizer=OptimizerConfig(samples=64, iterations=2))
+    cfg = EvalConfig(episodes=1, conditions=("nominal", "dropout"))
+    evaluator = Evaluator(SimulationConfig(), small, cfg)
+    results = evaluator.run()
+    assert {(r.method, r.condition) for r in results} == {
+        (m, c) for m in cfg.methods for c in cfg.conditions}
+    summary = summarize(results, cfg)
+    p = summary["p_controller"]["nominal"]
+    assert p["success_rate"] == 1.0 and p["final_error_median_m"] < 0.03
+    assert summary["random"]["nominal"]["success_rate"] == 0.0
+    wm = summary["wm_cem"]["dropout"]
+    assert wm["event_detection_rate"] == 1.0, "a black frame must be flagged"
+    assert "false_alarm_rate" in summary["wm_cem"]["nominal"]
+    from world_model_planner.core import eval_report
+
+    info = {"command": "test", "machine": "test", "date": "today", "model": str(MODEL),
+            "radius": 0.03, "episode_steps": 60}
+    path = eval_report.write(results, summary, cfg, tmp_path, info)
+    text = path.read_text()
+    assert "| world model + CEM |" in text and "Failure cases" in text
+    assert (tmp_path / "figures" / "eval_success.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "eval.json").read_text())["summary"]["oracle"]
+
+
+def test_bench_prints_one_json_object_with_the_figures():
+    proc = subprocess.run([sys.executable, "-m", "world_model_planner.cli", "bench", "--model",
+                           str(MODEL), "--steps", "5", "--plans", "20", "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    for key in ("p50_ms", "p99_ms", "ort_over_torch", "peak_fraction", "rollouts_per_second"):
+        assert result[key] > 0, key
+    assert result["budget"] == {"algorithm": "cem", "samples": 256, "horizon": 8,
+                                "iterations": 3, "ensemble_members": 5,
+                                "encoder_images_per_step": 4}

@@ -1,0 +1,215 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Planner latency, throughput, efficiency and memory: the figures in docs/BENCHMARKS.md.
+
+One run measures, side by side on the same weights and the same observations:
+
+* per-control-step latency (encode + plan) of the deployed controller, p50 and p99;
+* imagined rollouts per second;
+* ONNX Runtime against PyTorch eager (ratio of median step latency);
+* achieved GFLOP/s of the model arithmetic against a large matrix multiply measured in the
+  same run (the machine's practical peak);
+* resident memory before and after 1,000 plans.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import os
+import platform
+import time
+from typing import Any
+
+import numpy as np
+
+from ..core.config import PlannerConfig, SimulationConfig
+from ..core.observation import Observation
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def model_flops(meta: dict[str, Any], samples: int, iterations: int) -> dict[str, float]:
+    """Multiply-add FLOPs (2 per MAC) of one control step, counted from the architecture."""
+    m = meta["train_config"]["model"]
+    h, w = meta["image"]["height"], meta["image"]["width"]
+    j, d, k = len(meta["joint_names"]), meta["latent_dim"], meta["ensemble_size"]
+    horizon = meta["horizon"]
+    conv, cin, hh, ww = 0.0, 3, h, w
+    for cout in m["cnn_channels"]:
+        hh, ww = (hh + 1) // 2, (ww + 1) // 2
+        conv += 2.0 * cin * cout * 16 * hh * ww
+        cin = cout
+    fc = 2.0 * (cin * hh * ww * m["image_features"] + 2 * j * m["proprio_features"]
+                + m["proprio_features"] ** 2)
+    fuse_in = m["image_features"] + m["proprio_features"] + 2
+    fc += 2.0 * (fuse_in * m["encoder_hidden"] + m["encoder_hidden"] ** 2
+                 + m["encoder_hidden"] * d)
+    encoder = conv + fc
+    dyn_sizes = [d + j] + [m["dynamics_hidden"]] * m["dynamics_layers"] + [d]
+    dyn = 2.0 * sum(a * b for a, b in zip(dyn_sizes[:-1], dyn_sizes[1:]))
+    head_sizes = [d, m["head_hidden"], m["head_hidden"], 2 * j]
+    head = 2.0 * sum(a * b for a, b in zip(head_sizes[:-1], head_sizes[1:]))
+    rollout = samples * horizon * (k * dyn + head)
+    return {"encoder_per_image": encoder, "rollout_per_iteration": rollout,
+            "per_step": 4 * encoder + iterations * rollout + horizon * (k * dyn + head)}
+
+
+def matmul_peak(threads: int, size: int = 1536, repeats: int = 7) -> dict[str, float]:
+    """GFLOP/s of a large fp32 matrix multiply, through ONNX Runtime and through numpy."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    import onnxruntime as ort
+
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((size, size), dtype=np.float32)
+    flops = 2.0 * size ** 3
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["c"])], "mm",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [size, size]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [size, size])],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [size, size])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    del onnx
+
+    def best(fn) -> float:
+        fn()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return flops / min(times) / 1e9
+
+    return {"onnxruntime_gflops": best(lambda: session.run(None, {"a": a, "b": b})),
+            "numpy_gflops": best(lambda: a @ b), "size": size}
+
+
+def _observation(sim_cfg: SimulationConfig) -> tuple[Observation, np.ndarray, Any]:
+    from ..core.sim.arm import ArmSim
+    from ..core.sim.reach import ReachTask
+
+    sim = ArmSim(sim_cfg.sim)
+    task = ReachTask(sim, sim_cfg.task)
+    start, goal = task.sample_episode(np.random.default_rng(0))
+    obs = sim.reset(start)
+    goal_image = task.make_goal(goal).image
+    sim.close()
+    return obs, goal_image, sim.robot
+
+
+def _step_latencies(controller: Any, obs: Observation, steps: int, warmup: int) -> np.ndarray:
+    for _ in range(warmup):
+        controller.step(obs)
+    out = np.empty(steps)
+    for i in range(steps):
+        t = time.perf_counter()
+        controller.step(obs)
+        out[i] = time.perf_counter() - t
+    return out
+
+
+def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 200,
+        warmup: int = 20, memory_plans: int = 1000, torch_steps: int = 100) -> dict[str, Any]:
+    from ..core.planning.backends import load_world_model
+    from ..core.planning.controller import MPCController
+    from ..core.safety import SurpriseThresholds
+
+    obs, goal_image, robot = _observation(simulation)
+    period = simulation.sim.control_period
+
+    def controller_for(backend: str) -> Any:
+        cfg = dataclasses.replace(planner, backend=backend)
+        model = load_world_model(cfg.model, cfg, robot)
+        surprise = model.meta.get("surprise")
+        c = MPCController(model, robot, cfg, period,
+                          surprise=SurpriseThresholds.from_meta(surprise) if surprise else None)
+        c.set_goal_image(goal_image)
+        return c
+
+    ort_controller = controller_for("onnx")
+    ort_times = _step_latencies(ort_controller, obs, steps, warmup)
+    torch_controller = controller_for("torch")
+    torch_times = _step_latencies(torch_controller, obs, torch_steps, warmup)
+    ort_again = _step_latencies(ort_controller, obs, torch_steps, 0)  # same stretch of time
+    del torch_controller
+    gc.collect()
+
+    latents = np.repeat(ort_controller.model.encode(
+        obs.image[None], np.concatenate([obs.qpos, obs.qvel])[None].astype(np.float32),
+        np.ones((1, 2), np.float32)), 1, axis=0)[0]
+    goal = ort_controller.goal
+    plan = ort_controller.planner.plan
+    for _ in range(50):
+        plan(latents, goal)
+    gc.collect()
+    rss_start = rss_bytes()
+    plan_times = np.empty(memory_plans)
+    for i in range(memory_plans):
+        t = time.perf_counter()
+        plan(latents, goal)
+        plan_times[i] = time.perf_counter() - t
+    gc.collect()
+    rss_end = rss_bytes()
+
+    meta = ort_controller.model.meta
+    opt = planner.optimizer
+    flops = model_flops(meta, opt.samples, opt.iterations)
+    threads = planner.threads or (os.cpu_count() or 1)
+    peak = matmul_peak(threads)
+    peak_gflops = max(peak["onnxruntime_gflops"], peak["numpy_gflops"])
+    p50 = float(np.percentile(ort_times, 50))
+    achieved = flops["per_step"] / p50 / 1e9
+    return {
+        "p50_ms": 1000 * p50,
+        "p99_ms": 1000 * float(np.percentile(ort_times, 99)),
+        "plan_p50_ms": 1000 * float(np.percentile(plan_times, 50)),
+        "rollouts_per_second": opt.samples * opt.iterations / float(np.median(plan_times)),
+        "imagined_steps_per_second": (opt.samples * opt.iterations * meta["horizon"]
+                                      * meta["ensemble_size"] / float(np.median(plan_times))),
+        "torch_p50_ms": 1000 * float(np.percentile(torch_times, 50)),
+        "ort_p50_ms_same_stretch": 1000 * float(np.percentile(ort_again, 50)),
+        "ort_over_torch": float(np.percentile(torch_times, 50) / np.percentile(ort_again, 50)),
+        "gflop_per_step": flops["per_step"] / 1e9,
+        "achieved_gflops": achieved,
+        "peak_gflops": peak_gflops,
+        "peak": peak,
+        "peak_fraction": achieved / peak_gflops,
+        "memory": {"plans": memory_plans, "rss_start_mb": rss_start / 2 ** 20,
+                   "rss_end_mb": rss_end / 2 ** 20,
+                   "growth_fraction": (rss_end - rss_start) / max(rss_start, 1)},
+        "budget": {"algorithm": opt.algorithm, "samples": opt.samples, "horizon": planner.horizon,
+                   "iterations": opt.iterations, "ensemble_members": meta["ensemble_size"],
+                   "encoder_images_per_step": 4},
+        "provider": ort_controller.model.provider,
+        "model": ort_controller.model.model_id,
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "steps_measured": steps,
+    }

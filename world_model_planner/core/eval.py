@@ -1,0 +1,342 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""`wmp eval`: seeded held-out reach tasks for world-model MPC and its reference points.
+
+Methods, all commanding through the same safety filter:
+* wm_cem, wm_mppi: the deployed controller (latent MPC from the goal image alone);
+* oracle: the same optimiser and cost with MuJoCo as the model and the true goal position;
+* p_controller: a joint-space P-controller given the true goal joints (no learning);
+* random: uniform random joint deltas.
+
+Conditions: nominal, and every simulator perturbation. Episode i of every method and condition
+starts from the same seeded start and goal, so differences are paired. An episode succeeds when the
+tool stays within the success radius for `settle_steps` steps (or is within it at the step
+limit). Camera-dropout and push episodes also record whether the surprise monitor flagged the event
+within `detection_window` control steps; nominal episodes count false alarms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import EvalConfig, Perturbations, PlannerConfig, SimulationConfig
+from .data.collect import episode_seed
+from .observation import Observation
+from .safety import CommandFilter, CommandLimits
+
+log = logging.getLogger(__name__)
+
+CONDITIONS = ("nominal", "lighting", "camera_offset", "distractor", "colour", "dropout", "push")
+METHODS = ("wm_cem", "wm_mppi", "oracle", "random", "p_controller")
+VISUAL_CONDITIONS = ("lighting", "camera_offset", "distractor", "colour", "dropout")
+
+
+@dataclass
+class EpisodeResult:
+    method: str
+    condition: str
+    index: int
+    seed: int
+    success: bool
+    final_error: float
+    min_error: float
+    steps: int
+    start_error: float
+    latency_ms: list[float] = field(default_factory=list)
+    decisions: list[str] = field(default_factory=list)
+    event_step: int | None = None
+    detected_step: int | None = None
+
+    @property
+    def flags(self) -> list[bool]:
+        return [d not in ("ok", "") for d in self.decisions]
+
+
+class Policy:
+    """Chooses joint position commands; `needs_images` tells the runner to render."""
+
+    name = "policy"
+    needs_images = True
+
+    def start(self, goal: Any, obs: Observation) -> None: ...
+
+    def act(self, obs: Observation) -> tuple[np.ndarray, dict[str, Any]]:
+        raise NotImplementedError
+
+
+class FilteredPolicy(Policy):
+    """A baseline whose joint deltas go through the same command filter as the planner's."""
+
+    def __init__(self, limits: CommandLimits, period: float, bound: np.ndarray) -> None:
+        self.filter = CommandFilter(limits, period)
+        self.bound = bound
+
+    def start(self, goal: Any, obs: Observation) -> None:
+        self.filter.reset(obs.qpos)
+        self.goal = goal
+
+    def delta(self, obs: Observation) -> np.ndarray:
+        raise NotImplementedError
+
+    def act(self, obs: Observation) -> tuple[np.ndarray, dict[str, Any]]:
+        started = time.perf_counter()
+        delta = np.clip(self.delta(obs), -self.bound, self.bound)
+        command = self.filter.filter(obs.qpos + delta, obs.qpos).command
+        return command, {"seconds": time.perf_counter() - started}
+
+
+class RandomPolicy(FilteredPolicy):
+    name, needs_images = "random", False
+
+    def __init__(self, *args: Any, seed: int = 0) -> None:
+        super().__init__(*args)
+        self.rng = np.random.default_rng(seed)
+
+    def delta(self, obs: Observation) -> np.ndarray:
+        return self.rng.uniform(-self.bound, self.bound)
+
+
+class PControllerPolicy(FilteredPolicy):
+    name, needs_images = "p_controller", False
+
+    def __init__(self, *args: Any, gain: float = 0.5) -> None:
+        super().__init__(*args)
+        self.gain = gain
+
+    def delta(self, obs: Observation) -> np.ndarray:
+        return self.gain * (self.goal.joints - obs.qpos)
+
+
+class OraclePolicy(FilteredPolicy):
+    name, needs_images = "oracle", False
+
+    def __init__(self, limits: CommandLimits, period: float, bound: np.ndarray, world: Any,
+                 planner_cfg: PlannerConfig, threads: int) -> None:
+        super().__init__(limits, period, bound)
+        from .planning.costs import Goal
+        from .planning.oracle import OraclePlanner
+
+        self._goal_type = Goal
+        self.planner = OraclePlanner(world, planner_cfg, bound, threads)
+
+    def start(self, goal: Any, obs: Observation) -> None:
+        super().start(goal, obs)
+        self.planner.reset()
+        self._goal = self._goal_type(goal.tool_position, joints=goal.joints, kind="tool")
+
+    def delta(self, obs: Observation) -> np.ndarray:
+        return self.planner.plan(self._goal)
+
+
+class WorldModelPolicy(Policy):
+    """The deployed controller, given only the goal image."""
+
+    def __init__(self, controller: Any, name: str) -> None:
+        self.controller = controller
+        self.name = name
+
+    def start(self, goal: Any, obs: Observation) -> None:
+        self.controller.reset()
+        self.controller.set_goal_image(goal.image)
+
+    def act(self, obs: Observation) -> tuple[np.ndarray, dict[str, Any]]:
+        result = self.controller.step(obs)
+        return result.command, {"seconds": result.seconds, "decision": result.decision,
+                                "result": result}
+
+
+def condition_perturbations(base: Perturbations, condition: str) -> Perturbations:
+    if condition == "nominal":
+        return base.only()
+    if condition not in CONDITIONS:
+        raise ValueError(f"unknown condition '{condition}'; choose from {', '.join(CONDITIONS)}")
+    return base.only(condition)
+
+
+def event_step(perturbations: Perturbations) -> int | None:
+    """Control step whose observation first shows the event (dropout frame, pushed state)."""
+    if perturbations.dropout.enabled:
+        return perturbations.dropout.start_step
+    if perturbations.push.enabled:
+        return perturbations.push.start_step + 1
+    return None
+
+
+class Evaluator:
+    """Runs methods x conditions x episodes on one simulator."""
+
+    def __init__(self, simulation: SimulationConfig, planner_cfg: PlannerConfig,
+                 cfg: EvalConfig, model_folder: str | None = None,
+                 on_episode: Callable[[EpisodeResult], None] | None = None) -> None:
+        from .planning.backends import load_world_model
+        from .sim.arm import ArmSim
+        from .sim.reach import ReachTask
+
+        self.simulation, self.planner_cfg, self.cfg = simulation, planner_cfg, cfg
+        self.sim = ArmSim(simulation.sim)
+        self.task = ReachTask(self.sim, simulation.task)
+        self.robot = self.sim.robot
+        self.period = simulation.sim.control_period
+        self.limits = CommandLimits.from_robot(self.robot)
+        self.on_episode = on_episode
+        self._model = None
+        self._model_folder = model_folder or planner_cfg.model
+        self._load = load_world_model
+        self._policies: dict[str, Policy] = {}
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = self._load(self._model_folder, self.planner_cfg, self.robot,
+                                     (self.simulation.sim.image_height,
+                                      self.simulation.sim.image_width))
+        return self._model
+
+    def bound(self) -> np.ndarray:
+        if any(m.startswith("wm_") for m in self.cfg.methods):
+            return np.asarray(self.model.action_bound, dtype=np.float64)
+        return self.robot.action_bound(self.period)
+
+    def policy(self, method: str) -> Policy:
+        if method in self._policies:
+            return self._policies[method]
+        bound = self.bound()
+        if method in ("wm_cem", "wm_mppi"):
+            from .planning.controller import MPCController
+            from .safety import SurpriseThresholds
+
+            opt = dataclasses.replace(self.planner_cfg.optimizer,
+                                      algorithm="cem" if method == "wm_cem" else "mppi")
+            cfg = dataclasses.replace(self.planner_cfg, optimizer=opt)
+            surprise = self.model.meta.get("surprise")
+            controller = MPCController(
+                self.model, self.robot, cfg, self.period, limits=self.limits,
+                surprise=SurpriseThresholds.from_meta(surprise) if surprise else None)
+            policy: Policy = WorldModelPolicy(controller, method)
+        elif method == "oracle":
+            policy = OraclePolicy(self.limits, self.period, bound, self.sim, self.planner_cfg,
+                                  self.cfg.oracle_threads)
+        elif method == "random":
+            policy = RandomPolicy(self.limits, self.period, bound, seed=self.cfg.seed)
+        elif method == "p_controller":
+            policy = PControllerPolicy(self.limits, self.period, bound, gain=self.cfg.p_gain)
+        else:
+            raise ValueError(f"unknown method '{method}'; choose from {', '.join(METHODS)}")
+        self._policies[method] = policy
+        return policy
+
+    def run_episode(self, method: str, condition: str, index: int,
+                    keep: list | None = None) -> EpisodeResult:
+        """One episode; `keep` (if given) receives (observation, step info) per step."""
+        sim, task, cfg = self.sim, self.task, self.cfg
+        policy = self.policy(method)
+        pert = condition_perturbations(self.simulation.perturbations, condition)
+        seed = episode_seed(cfg.seed, index)
+        rng = np.random.default_rng(seed)
+        sim.set_perturbations(pert)
+        start, goal_q = task.sample_episode(rng)
+        obs = sim.reset(start)
+        goal = task.make_goal(goal_q)
+        start_error = task.error(goal)
+        policy.start(goal, obs)
+        event = event_step(pert)
+        busy_until = 0
+        if pert.dropout.enabled:
+            busy_until = pert.dropout.start_step + pert.dropout.steps + cfg.detection_window
+        if pert.push.enabled:
+            busy_until = pert.push.start_step + pert.push.steps + cfg.detection_window
+        result = EpisodeResult(method, condition, index, seed, False, start_error, start_error,
+                               0, start_error, event_step=event)
+        inside = 0
+        for step in range(self.simulation.task.episode_steps):
+            command, info = policy.act(obs)
+            result.latency_ms.append(1000.0 * info.get("seconds", 0.0))
+            result.decisions.append(info.get("decision", ""))
+            if keep is not None:
+                keep.append((obs, info))
+            obs = sim.step(command, render=policy.needs_images)
+            error = task.error(goal)
+            result.steps = step + 1
+            result.final_error = error
+            result.min_error = min(result.min_error, error)
+            inside = inside + 1 if error <= task.config.success_radius else 0
+            if inside >= cfg.settle_steps and step + 1 >= busy_until:
+                result.success = True
+                break
+        else:
+            result.success = result.final_error <= task.config.success_radius
+        if event is not None:
+            flagged = [i for i, f in enumerate(result.flags) if f and i >= event]
+            result.detected_step = flagged[0] if flagged else None
+        if self.on_episode is not None:
+            self.on_episode(result)
+        return result
+
+    def run(self, methods: Sequence[str] | None = None,
+            conditions: Sequence[str] | None = None) -> list[EpisodeResult]:
+        results = []
+        for method in methods or self.cfg.methods:
+            for condition in conditions or self.cfg.conditions:
+                for index in range(self.cfg.episodes):
+                    results.append(self.run_episode(method, condition, index))
+        return results
+
+
+def summarize(results: Sequence[EpisodeResult], cfg: EvalConfig) -> dict[str, Any]:
+    """Success rates, errors, latency and surprise detection per method and condition."""
+    table: dict[str, dict[str, Any]] = {}
+    for r in results:
+        table.setdefault(r.method, {}).setdefault(r.condition, []).append(r)
+    out: dict[str, Any] = {}
+    for method, by_condition in table.items():
+        out[method] = {}
+        for condition, eps in by_condition.items():
+            errors = np.array([e.final_error for e in eps])
+            latency = np.array([x for e in eps for x in e.latency_ms]) if eps else np.zeros(0)
+            entry: dict[str, Any] = {
+                "episodes": len(eps),
+                "success_rate": float(np.mean([e.success for e in eps])),
+                "final_error_median_m": float(np.median(errors)),
+                "final_error_mean_m": float(np.mean(errors)),
+                "steps_median": float(np.median([e.steps for e in eps])),
+                "latency_p50_ms": float(np.percentile(latency, 50)) if len(latency) else None,
+                "latency_p99_ms": float(np.percentile(latency, 99)) if len(latency) else None,
+                "failures": [{"index": e.index, "seed": e.seed, "final_error_m": e.final_error}
+                             for e in eps if not e.success],
+            }
+            if any(e.decisions and e.decisions[0] != "" for e in eps):
+                with_event = [e for e in eps if e.event_step is not None]
+                if with_event:
+                    detected = [e.detected_step is not None
+                                and e.detected_step - e.event_step < cfg.detection_window
+                                for e in with_event]
+                    entry["event_detection_rate"] = float(np.mean(detected))
+                    delays = [e.detected_step - e.event_step for e in with_event
+                              if e.detected_step is not None]
+                    entry["detection_delay_median_steps"] = (float(np.median(delays)) if delays
+                                                             else None)
+                if condition == "nominal":
+                    checked = sum(len(e.decisions) - 1 for e in eps)
+                    alarms = sum(sum(e.flags[1:]) for e in eps)
+                    entry["false_alarm_rate"] = alarms / max(1, checked)
+                    entry["checked_steps"] = checked
+            out[method][condition] = entry
+    return out

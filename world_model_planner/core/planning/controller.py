@@ -1,0 +1,189 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""One control step of latent MPC, shared by the ROS planner node and `wmp eval`.
+
+Per observation: one encoder call for the full observation, the joint state alone, and (image
+goals) the current frame alone and the goal frame; the surprise monitor compares the observation
+with what the model predicted for it and decides which belief to plan from; the planner optimises
+from that belief; the command filter turns the first action into a safe absolute position command.
+Everything the ROS node publishes in diagnostics comes back in :class:`StepResult`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import PlannerConfig
+from ..observation import Observation
+from ..robot import Robot
+from ..safety import (SURPRISE_CAMERA, SURPRISE_HOLD, SURPRISE_OK, SURPRISE_REGROUND,
+                      CommandFilter, CommandLimits, SurpriseMonitor, SurpriseThresholds)
+from .costs import Goal
+from .planner import LatentPlanner, Plan, WorldModelBackend
+
+FULL = np.array([1.0, 1.0], dtype=np.float32)
+PROPRIO_ONLY = np.array([0.0, 1.0], dtype=np.float32)
+IMAGE_ONLY = np.array([1.0, 0.0], dtype=np.float32)
+
+
+@dataclass
+class StepResult:
+    command: np.ndarray  # (J,) absolute joint position targets, filtered
+    held: bool
+    decision: str  # ok | camera_distrusted | reground | hold | no_goal | <hold reason>
+    surprise: float = float("nan")
+    proprio_surprise: float = float("nan")
+    plan: Plan | None = None
+    goal_tool: np.ndarray | None = None
+    goal_joints: np.ndarray | None = None
+    seconds: float = 0.0  # encode + plan
+    filter_reasons: tuple[str, ...] = ()
+    terms: dict[str, float] = field(default_factory=dict)
+
+
+class MPCController:
+    """Latent MPC with belief tracking, goal estimation and the safety filter."""
+
+    def __init__(self, model: WorldModelBackend, robot: Robot, cfg: PlannerConfig,
+                 control_period: float, *, limits: CommandLimits | None = None,
+                 surprise: SurpriseThresholds | None = None) -> None:
+        if list(robot.joint_names) != list(model.joint_names):
+            raise ValueError(f"model joints {list(model.joint_names)} differ from the robot's "
+                             f"{list(robot.joint_names)}; use a model trained for this robot")
+        self.model, self.robot, self.cfg = model, robot, cfg
+        self.planner = LatentPlanner(model, robot, cfg)
+        self.filter = CommandFilter(limits or CommandLimits.from_robot(robot), control_period)
+        self.monitor = (SurpriseMonitor(surprise, cfg.surprise.reground_scale,
+                                        cfg.surprise.hold_scale, cfg.surprise.hold_after)
+                        if surprise is not None and cfg.surprise.enabled else None)
+        self.joints = robot.dof
+        self.goal: Goal | None = None
+        self._goal_image: np.ndarray | None = None
+        self._goal_image_joints: np.ndarray | None = None  # proprio head on the goal image alone
+        self._belief: np.ndarray | None = None
+        self._executed: np.ndarray | None = None
+        self._reset_pending = True
+
+    # -- goals -----------------------------------------------------------------------------
+
+    def set_goal_joints(self, joints: np.ndarray) -> None:
+        q = np.clip(np.asarray(joints, dtype=np.float64), self.robot.lower, self.robot.upper)
+        self.goal = Goal(self.robot.tool_positions(q), joints=q, kind="joints")
+        self._goal_image = None
+        self.planner.reset()
+
+    def set_goal_tool(self, position: np.ndarray) -> None:
+        self.goal = Goal(np.asarray(position, dtype=np.float64), kind="tool")
+        self._goal_image = None
+        self.planner.reset()
+
+    def set_goal_image(self, image: np.ndarray) -> None:
+        image = np.asarray(image, dtype=np.uint8)
+        z = self.model.encode(image[None], np.zeros((1, 2 * self.joints), np.float32),
+                              IMAGE_ONLY[None])
+        q = np.clip(self.model.proprio(z)[0, : self.joints], self.robot.lower, self.robot.upper)
+        self._goal_image = image
+        self._goal_image_joints = q
+        self.goal = Goal(self.robot.tool_positions(q), joints=q, latent=None, kind="image")
+        self.planner.reset()
+
+    def clear_goal(self) -> None:
+        self.goal = None
+        self._goal_image = None
+
+    # -- control ---------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget belief, plan and filter state (start, after e-stop, after a hold request)."""
+        self._belief = None
+        self._executed = None
+        self._reset_pending = True
+        self.planner.reset()
+        if self.monitor is not None:
+            self.monitor.reset()
+
+    def hold(self, qpos: np.ndarray, reason: str) -> StepResult:
+        """A hold command (watchdog, e-stop, no data) that keeps the filter's state consistent."""
+        if self._reset_pending:
+            self.filter.reset(qpos)
+            self._reset_pending = False
+        result = self.filter.hold(qpos, reason)
+        self._belief = None
+        self._executed = None
+        self.planner.reset()
+        return StepResult(result.command, True, reason, filter_reasons=result.reasons)
+
+    def step(self, obs: Observation) -> StepResult:
+        started = time.perf_counter()
+        qpos = np.asarray(obs.qpos, dtype=np.float64)
+        if self._reset_pending:
+            self.filter.reset(qpos)
+            self._reset_pending = False
+        js = np.concatenate([obs.qpos, obs.qvel]).astype(np.float32)
+        image_goal = self.goal is not None and self.goal.kind == "image"
+        images = [obs.image, obs.image, np.zeros_like(obs.image)]
+        states = [js, np.zeros_like(js), js]
+        masks = [FULL, IMAGE_ONLY, PROPRIO_ONLY]
+        if image_goal and self.goal is not None and self.goal.joints is not None:
+            images.append(self._goal_image)
+            states.append(np.concatenate([self.goal.joints, np.zeros(self.joints)]).astype(
+                np.float32))
+            masks.append(FULL)
+        latents = self.model.encode(np.stack(images), np.stack(states), np.stack(masks))
+        z_full, z_image, z_prop = latents[0], latents[1], latents[2]
+
+        decision, s_full, s_prop = SURPRISE_OK, float("nan"), float("nan")
+        if self._belief is not None and self._executed is not None and self.monitor is not None:
+            predicted = self.planner.predict_next(self._belief, self._executed)
+            report = self.monitor.assess(predicted, z_full, z_prop)
+            decision, s_full, s_prop = report.decision, report.score, report.proprio_score
+        if decision == SURPRISE_CAMERA:
+            belief = z_prop
+        else:
+            belief = z_full
+        if decision == SURPRISE_REGROUND:
+            self.planner.reset()
+        if decision == SURPRISE_HOLD:
+            result = self.hold(qpos, SURPRISE_HOLD)
+            result.surprise, result.proprio_surprise = s_full, s_prop
+            return result
+        if self.goal is None:
+            result = self.hold(qpos, "no_goal")
+            result.surprise, result.proprio_surprise = s_full, s_prop
+            return result
+
+        goal = self.goal
+        if image_goal:
+            if len(latents) > 3:
+                goal.latent = latents[3]
+            if self.cfg.refine_goal and decision != SURPRISE_CAMERA:
+                # The image-only joint estimate errs alike on similar frames, so the difference
+                # between the current and the goal frame is accurate where it matters: near the
+                # goal. Add it to the measured joints.
+                q_now = self.model.proprio(z_image[None])[0, : self.joints]
+                estimate = np.clip(qpos + (self._goal_image_joints - q_now), self.robot.lower,
+                                   self.robot.upper)
+                goal.joints = estimate
+                goal.tool_position = self.robot.tool_positions(estimate)
+        plan = self.planner.plan(belief, goal, use_latent_goal=decision != SURPRISE_CAMERA)
+        filtered = self.filter.filter(qpos + plan.action, qpos)
+        self._belief = belief
+        self._executed = (filtered.command - qpos).astype(np.float32)
+        return StepResult(filtered.command, filtered.held, decision, s_full, s_prop, plan,
+                          goal.tool_position.copy(), None if goal.joints is None else
+                          goal.joints.copy(), time.perf_counter() - started, filtered.reasons,
+                          plan.terms)

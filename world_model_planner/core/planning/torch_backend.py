@@ -1,0 +1,102 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The world model on PyTorch, behind the same interface as the ONNX Runtime backend.
+
+For comparison (`wmp bench` measures ONNX Runtime against torch eager on the same weights) and for
+machines where a PyTorch build is the better accelerator path. It loads model.safetensors from the
+same model folder, verified against meta.json like the ONNX files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import config as cfgmod
+from ..config import TrainConfig
+from ..export import WEIGHTS, DynamicsGraph
+from ..model.networks import WorldModel
+from ..paths import resolve
+from ..runtime import ModelError, Rollout, read_meta, sha256
+
+
+class TorchWorldModel:
+    provider = "torch"
+
+    def __init__(self, folder: str | Path, *, threads: int = 0,
+                 expected_joints: Sequence[str] | None = None, device: str = "cpu") -> None:
+        from safetensors.torch import load_file
+
+        self.folder = resolve(folder, kind="model folder")
+        self.meta = read_meta(self.folder)
+        entry = self.meta["files"].get(WEIGHTS)
+        path = self.folder / WEIGHTS
+        if entry is None or not path.is_file():
+            raise ModelError(f"{path}: missing; the torch backend needs the weights exported "
+                             "beside the ONNX files")
+        if sha256(path) != entry["sha256"]:
+            raise ModelError(f"{path}: sha256 does not match meta.json; refusing to load it")
+        self.joint_names = list(self.meta["joint_names"])
+        if expected_joints is not None and list(expected_joints) != self.joint_names:
+            raise ModelError(f"model joints {self.joint_names} differ from the robot's "
+                             f"{list(expected_joints)}")
+        cfg = cfgmod.from_dict(TrainConfig, self.meta["train_config"], source=str(path))
+        image = self.meta["image"]
+        self.net = WorldModel(cfg.model, (image["height"], image["width"]), len(self.joint_names))
+        tensors = load_file(str(path))
+        try:
+            self.net.load_state_dict({k: v for k, v in tensors.items()
+                                      if not k.startswith("extra.")})
+        except RuntimeError as exc:
+            raise ModelError(f"{path}: does not fit the architecture in meta.json's train_config "
+                             f"({str(exc).splitlines()[0]}); re-export the model") from exc
+        self.device = torch.device(device)
+        self.net = self.net.eval().to(self.device)
+        self.rollout_graph = DynamicsGraph(self.net)
+        if threads:
+            torch.set_num_threads(threads)
+        self.joints = len(self.joint_names)
+        self.latent_dim = int(self.meta["latent_dim"])
+        self.horizon = int(self.meta["horizon"])
+        self.action_bound = np.asarray(self.meta["action_bound"], dtype=np.float32)
+
+    def _t(self, x: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(x)).to(self.device, dtype)
+
+    @torch.inference_mode()
+    def encode(self, image: np.ndarray, joint_state: np.ndarray,
+               modality: np.ndarray) -> np.ndarray:
+        return self.net.encoder(self._t(image, torch.uint8), self._t(joint_state),
+                                self._t(modality)).cpu().numpy()
+
+    @torch.inference_mode()
+    def rollout(self, latent: np.ndarray, actions: np.ndarray) -> Rollout:
+        mean, dis, joints = self.rollout_graph(self._t(latent), self._t(actions))
+        return Rollout(mean.cpu().numpy(), dis.cpu().numpy(), joints.cpu().numpy())
+
+    @torch.inference_mode()
+    def proprio(self, latent: np.ndarray) -> np.ndarray:
+        return self.net.proprio_head(self._t(latent)).cpu().numpy()
+
+    @torch.inference_mode()
+    def decode(self, latent: np.ndarray) -> np.ndarray:
+        return self.net.decoder(self._t(latent)).cpu().numpy()
+
+    @property
+    def model_id(self) -> str:
+        digest = self.meta["files"][WEIGHTS]["sha256"][:12]
+        return f"{self.meta.get('name', self.folder.name)}@{digest}"
