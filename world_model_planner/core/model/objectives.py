@@ -117,6 +117,13 @@ def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, 
     consistency = F.mse_loss(z_online, z_target)
     parts = {"latent": latent, "proprio": proprio_enc + proprio_img, "consistency": consistency}
     total = w.latent * latent + w.proprio * parts["proprio"] + w.consistency * consistency
+    image_only = mask[:, PROPRIO] == 0
+    if w.image_pose > 0 and bool(image_only.any()):
+        j = model.joints
+        pose = F.mse_loss(model.proprio_head.normalized(z_online[image_only])[:, :j],
+                          norm_js.view(b * length, -1)[image_only][:, :j])
+        parts["image_pose"] = pose
+        total = total + w.image_pose * pose
 
     target_pixels = images.to(torch.float32) * (1.0 / 255.0)
     if cfg.objective == "jepa":

@@ -244,8 +244,12 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
     model.to(memory_format=torch.channels_last)  # NHWC frames permuted to NCHW already are
     target = copy.deepcopy(model.encoder).requires_grad_(False) if cfg.objective == "jepa" else None
     objective = _Objective(model, target, cfg)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=o.learning_rate,
-                                  weight_decay=o.weight_decay)
+    cnn = list(model.encoder.cnn.parameters())
+    cnn_ids = {id(p) for p in cnn}
+    optimizer = torch.optim.AdamW(
+        [{"params": [p for p in model.parameters() if id(p) not in cnn_ids]},
+         {"params": cnn, "lr": o.learning_rate * o.cnn_learning_rate_scale}],
+        lr=o.learning_rate, weight_decay=o.weight_decay)
 
     meta = {
         "objective": cfg.objective, "config": cfgmod.to_dict(cfg),
