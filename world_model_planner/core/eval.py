@@ -64,6 +64,7 @@ class EpisodeResult:
     decisions: list[str] = field(default_factory=list)
     event_step: int | None = None
     detected_step: int | None = None
+    shared_with: str | None = None  # the episode is bit-identical to this condition's
 
     @property
     def flags(self) -> list[bool]:
@@ -201,6 +202,7 @@ class Evaluator:
         self._model_folder = model_folder or planner_cfg.model
         self._load = load_world_model
         self._policies: dict[str, Policy] = {}
+        self._nominal: dict[tuple[str, int], EpisodeResult] = {}
 
     @property
     def model(self) -> Any:
@@ -245,7 +247,29 @@ class Evaluator:
 
     def run_episode(self, method: str, condition: str, index: int,
                     keep: list | None = None) -> EpisodeResult:
-        """One episode; `keep` (if given) receives (observation, step info) per step."""
+        """One episode; `keep` (if given) receives (observation, step info) per step.
+
+        A method that never looks at the camera sees no difference between the nominal scene
+        and a purely visual perturbation (lighting, camera, colour, distractor, dropout): the
+        physics and every random draw are the same, so the episode is bit-identical. Those are
+        run once, under nominal, and reported for each visual condition as shared."""
+        policy = self.policy(method)
+        if not policy.needs_images and condition in VISUAL_CONDITIONS and keep is None:
+            key = (method, index)
+            if key not in self._nominal:
+                self._nominal[key] = self._run(method, "nominal", index, None, quiet=True)
+            result = dataclasses.replace(self._nominal[key], condition=condition,
+                                         shared_with="nominal")
+            if self.on_episode is not None:
+                self.on_episode(result)
+            return result
+        result = self._run(method, condition, index, keep)
+        if not policy.needs_images and condition == "nominal":
+            self._nominal[(method, index)] = result
+        return result
+
+    def _run(self, method: str, condition: str, index: int, keep: list | None,
+             quiet: bool = False) -> EpisodeResult:
         sim, task, cfg = self.sim, self.task, self.cfg
         policy = self.policy(method)
         pert = condition_perturbations(self.simulation.perturbations, condition)
@@ -286,7 +310,7 @@ class Evaluator:
         if event is not None:
             flagged = [i for i, f in enumerate(result.flags) if f and i >= event]
             result.detected_step = flagged[0] if flagged else None
-        if self.on_episode is not None:
+        if self.on_episode is not None and not quiet:
             self.on_episode(result)
         return result
 
@@ -313,6 +337,7 @@ def summarize(results: Sequence[EpisodeResult], cfg: EvalConfig) -> dict[str, An
             latency = np.array([x for e in eps for x in e.latency_ms]) if eps else np.zeros(0)
             entry: dict[str, Any] = {
                 "episodes": len(eps),
+                "shared_with": eps[0].shared_with,
                 "success_rate": float(np.mean([e.success for e in eps])),
                 "final_error_median_m": float(np.median(errors)),
                 "final_error_mean_m": float(np.mean(errors)),

@@ -104,8 +104,16 @@ def markdown(summary: Mapping[str, Any], cfg: Any, figures: Mapping[str, str],
              "| method | " + " | ".join(conditions) + " |",
              "|---|" + "---|" * len(conditions)]
     for m in methods:
-        lines.append(f"| {METHOD_LABELS[m]} | " + " | ".join(
-            _pct(summary[m].get(c, {}).get("success_rate")) for c in conditions) + " |")
+        cells = []
+        for c in conditions:
+            entry = summary[m].get(c, {})
+            shared = "\u00b9" if entry.get("shared_with") else ""
+            cells.append(_pct(entry.get("success_rate")) + shared)
+        lines.append(f"| {METHOD_LABELS[m]} | " + " | ".join(cells) + " |")
+    if any(e.get("shared_with") for s in summary.values() for e in s.values()):
+        lines += ["", "\u00b9 The method never looks at the camera, so a visual perturbation "
+                  "changes nothing it sees; these episodes are bit-identical to nominal and were "
+                  "run once."]
     lines += ["", f"![success]({figures['success']})", "",
               "## Final error and speed", "",
               "| method | condition | median final error (cm) | median steps | plan latency p50 / "

@@ -177,8 +177,10 @@ class MPCController:
                 q_now = self.model.proprio(z_image[None])[0, : self.joints]
                 estimate = np.clip(qpos + (self._goal_image_joints - q_now), self.robot.lower,
                                    self.robot.upper)
-                goal.joints = estimate
-                goal.tool_position = self.robot.tool_positions(estimate)
+                # Each frame's estimate is noisy; a running average keeps the target still.
+                keep = self.cfg.goal_smoothing if goal.joints is not None else 0.0
+                goal.joints = keep * goal.joints + (1 - keep) * estimate
+                goal.tool_position = self.robot.tool_positions(goal.joints)
         plan = self.planner.plan(belief, goal, use_latent_goal=decision != SURPRISE_CAMERA)
         filtered = self.filter.filter(qpos + plan.action, qpos)
         self._belief = belief
