@@ -547,6 +547,8 @@ class LossWeights:
     variance: float = param(1.0, "VICReg variance hinge (jepa)", ge=0.0)
     covariance: float = param(0.04, "VICReg covariance penalty (jepa)", ge=0.0)
     reconstruction: float = param(1.0, "pixel reconstruction", ge=0.0)
+    image_pose: float = param(2.0, "joint angles from image-only encodings (the goal-image "
+                              "path), on top of the proprio term", ge=0.0)
     discount: float = param(0.9, "weight of imagined step t is discount**t", gt=0.0, le=1.0)
 
 
@@ -571,11 +573,14 @@ class OptimConfig:
     val_batches: int = param(8, "batches per validation", ge=1)
     patience: int = param(6, "validations without improvement before stopping", ge=1)
     threads: int = param(0, "torch CPU threads (0: all cores / processes)", ge=0)
-    pretrain_steps: int = param(6000, "stage 1: steps teaching the encoder joint angles from "
+    pretrain_steps: int = param(12000, "stage 1: steps teaching the encoder joint angles from "
                                 "images alone, before the world-model objectives", ge=0)
     pretrain_batch: int = param(128, "stage 1: frames per step", ge=1)
     pretrain_learning_rate: float = param(2e-3, "stage 1: peak learning rate", gt=0.0)
     image_shift: int = param(3, "random image shift augmentation (px, each way)", ge=0, le=16)
+    cnn_learning_rate_scale: float = param(0.3, "stage 2: learning rate of the convolutions "
+                                           "relative to the rest (keeps what stage 1 learned)",
+                                           ge=0.0, le=1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -649,6 +654,8 @@ class PlannerConfig:
     surprise: SurpriseConfig = param(SurpriseConfig(), "surprise monitor")
     refine_goal: bool = param(True, "image goals: re-estimate the goal joints each step from the "
                               "difference between the current and the goal image")
+    goal_smoothing: float = param(0.6, "image goals: weight of the previous goal estimate in each "
+                                  "update (0: use each step's estimate as it is)", ge=0.0, lt=1.0)
 
 
 @dataclasses.dataclass(frozen=True)
