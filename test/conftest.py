@@ -19,7 +19,12 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # ros_harness
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +32,47 @@ def robot():
     from world_model_planner.core.robot import Robot
 
     return Robot.load()
+
+
+@pytest.fixture
+def ros_domain(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A private ROS domain with localhost-only discovery, for this test and its children."""
+    from ros_harness import private_domain
+
+    domain = private_domain()
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    monkeypatch.setenv("MUJOCO_GL", os.environ.get("MUJOCO_GL", "egl"))
+    return domain
+
+
+@pytest.fixture
+def start_node(ros_domain: int):
+    """start(module, *params, params_file=..., remaps=()) -> Child; all stopped afterwards."""
+    from ros_harness import Child, node_command
+
+    children: list = []
+
+    def start(module: str, *params: str, params_file: str | None = None,
+              remaps: tuple = ()) -> Child:
+        children.append(Child(node_command(module, *params, params_file=params_file,
+                                           remaps=remaps)))
+        return children[-1]
+
+    yield start
+    for child in children:
+        child.stop()
+
+
+@pytest.fixture
+def probe(ros_domain: int):
+    pytest.importorskip("rclpy", reason="rclpy is not installed (pip install "
+                        "'world_model_planner[ros]'); the integration tests need it")
+    from ros_harness import Probe
+
+    p = Probe(ros_domain)
+    yield p
+    p.close()
 
 
 @pytest.fixture(scope="module")

@@ -117,6 +117,19 @@ def test_reconstruction_objective_trains_on_the_same_data(tiny_data, tmp_path):
     assert "variance" not in result.history[-1]["val"]
 
 
+def test_stage_one_can_be_shared_between_runs(tiny_data, tmp_path):
+    stage1 = train([tiny_data], tmp_path / "stage1", tiny_config(steps=0), progress=False)
+    assert stage1.steps == 0 and (tmp_path / "stage1" / "best" / "model.safetensors").is_file()
+    run = train([tiny_data], tmp_path / "run", tiny_config(
+        "reconstruction", steps=10, eval_every=10, init_from=str(tmp_path / "stage1")),
+        progress=False)
+    # Started from stage 1's weights: the image path begins where stage 1 left it.
+    assert run.history[0]["val"]["image_joint_mae"] == pytest.approx(
+        stage1.history[0]["val"]["image_joint_mae"], rel=1e-5)
+    summary = json.loads((tmp_path / "run" / "train_summary.json").read_text())
+    assert summary["init_from"].endswith("best") and "pretrain" not in summary
+
+
 def test_checkpoints_are_safetensors_and_json_only(trained):
     files = {p.suffix for p in trained.rglob("*") if p.is_file()}
     assert files <= {".safetensors", ".json", ".png"}, files

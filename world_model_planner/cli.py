@@ -126,19 +126,407 @@ def cmd_sheet(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """The visible slice so far: seeded episodes from the simulator and their contact sheet."""
-    from .core.data.collect import collect
+def cmd_run(args: argparse.Namespace) -> int:
+    """The node graph of graph.py as supervised processes, watched until done or interrupted."""
+    import time
 
+    from .core import config as cfg
+    from .core.paths import resolve
+    from .graph import build
+    from .supervisor import GraphError, Supervisor
+
+    robot_cfg = cfg.load(cfg.RobotConfig, resolve(args.robot, kind="robot config"))
+    description = None
+    if args.mode != "mujoco":
+        description = resolve(robot_cfg.description, kind="URDF").read_text()
+    if args.mode == "real" and not args.confirm_real:
+        raise cfg.ConfigError("--mode real commands a physical arm: pass --confirm-real once the "
+                              "workspace is clear and the arm's own protective stop is in reach")
+    sim_overrides: dict[str, Any] = {"node.seed": args.seed}
+    if args.goals:
+        sim_overrides["node.goals"] = args.goals
+    nodes = build(args.mode, robot=args.robot, model=args.model or "",
+                  command_interface=args.command_interface, sim_overrides=sim_overrides,
+                  robot_controllers=(robot_cfg.controllers.position,
+                                     robot_cfg.controllers.trajectory),
+                  robot_description=description)
+    try:
+        import rclpy
+
+        from .nodes.run_monitor import RunMonitor
+    except ImportError as exc:
+        raise GraphError("wmp run needs rclpy: pip install 'world_model_planner[ros]'") from exc
+    log_dir = Path(args.log_dir) if args.log_dir else None
+    supervisor = Supervisor(nodes, namespace=args.namespace, log_dir=log_dir)
+    rclpy.init(args=None)
+    monitor = RunMonitor(args.namespace)
+    started = time.monotonic()
+    reported = 0
+    failed: Any = None
+    try:
+        supervisor.start()
+        print(f"wmp run: {args.mode} graph: " + ", ".join(n.name for n in nodes)
+              + (f" (logs in {log_dir})" if log_dir else ""), file=sys.stderr)
+        while True:
+            rclpy.spin_once(monitor, timeout_sec=0.1)
+            for r in monitor.log.results[reported:]:
+                print(f"goal {r.get('episode', reported)}: "
+                      f"{'success' if r.get('success') else 'FAILED '} final error "
+                      f"{100 * float(r.get('final_error_m', float('nan'))):5.1f} cm after "
+                      f"{r.get('steps')} steps", file=sys.stderr)
+                reported += 1
+            failed = supervisor.first_exit()
+            if failed is not None:
+                break
+            if args.goals and reported >= args.goals:
+                break
+            if args.timeout and time.monotonic() - started > args.timeout:
+                print(f"wmp run: stopping after the {args.timeout} s timeout", file=sys.stderr)
+                break
+    except KeyboardInterrupt:
+        print("wmp run: interrupted, stopping the graph", file=sys.stderr)
+    finally:
+        supervisor.stop()
+        monitor.destroy_node()
+        rclpy.try_shutdown()
+    summary = _run_summary(monitor.log, time.monotonic() - started)
+    if args.report:
+        _run_report(monitor.log, summary, Path(args.report))
+        summary["report"] = str(args.report)
+    if args.json:
+        _emit_json(summary)
+    else:
+        _print_run_summary(summary)
+    if failed is not None and failed.process.returncode not in (0, None):
+        print(f"wmp run: node '{failed.spec.name}' exited with status "
+              f"{failed.process.returncode}; the graph was stopped"
+              + (f" (see {log_dir / (failed.spec.name + '.log')})" if log_dir else ""),
+              file=sys.stderr)
+        return 1
+    if args.goals and reported < args.goals:
+        print(f"wmp run: only {reported} of {args.goals} goals finished", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_summary(log: Any, seconds: float) -> dict[str, Any]:
+    import numpy as np
+
+    results = log.results
+    diag = log.diagnostics[-1] if log.diagnostics else {}
+
+    def number(key: str) -> float | None:
+        try:
+            return float(diag[key])
+        except (KeyError, ValueError):
+            return None
+
+    return {
+        "goals": len(results), "successes": sum(bool(r.get("success")) for r in results),
+        "final_errors_m": [float(r.get("final_error_m", float("nan"))) for r in results],
+        "median_final_error_m": float(np.median([r.get("final_error_m", np.nan)
+                                                 for r in results])) if results else None,
+        "control_rate_hz": number("loop_rate_hz"),
+        "plan_latency_p50_ms": number("plan_latency_p50_ms"),
+        "plan_latency_p99_ms": number("plan_latency_p99_ms"),
+        "e2e_latency_p50_ms": number("e2e_latency_p50_ms"),
+        "e2e_latency_p99_ms": number("e2e_latency_p99_ms"),
+        "provider": diag.get("provider"), "model": diag.get("model_id"),
+        "seconds": round(seconds, 1), "results": results,
+    }
+
+
+def _print_run_summary(s: dict[str, Any]) -> None:
+    def fmt(v: float | None, unit: str) -> str:
+        return "n/a" if v is None else f"{v:.1f} {unit}"
+
+    median = s["median_final_error_m"]
+    print(f"wmp run: {s['successes']}/{s['goals']} goals reached; median final error "
+          f"{fmt(None if median is None else 100 * median, 'cm')}; control rate "
+          f"{fmt(s['control_rate_hz'], 'Hz')}; plan latency p50 "
+          f"{fmt(s['plan_latency_p50_ms'], 'ms')}, p99 {fmt(s['plan_latency_p99_ms'], 'ms')}; "
+          f"image-to-command p50 {fmt(s['e2e_latency_p50_ms'], 'ms')}; model {s['model']} on "
+          f"{s['provider']}; {s['seconds']} s", file=sys.stderr)
+
+
+def _run_report(log: Any, summary: dict[str, Any], path: Path) -> None:
+    """PNG: final error per goal (success coloured) and the loop's rate and latency."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    errors = np.array(summary["final_errors_m"]) * 100
+    colours = ["tab:green" if r.get("success") else "tab:red" for r in log.results]
+    axes[0].bar(np.arange(len(errors)), errors, color=colours)
+    axes[0].axhline(3.0, color="k", ls="--", lw=0.8, label="success radius")
+    axes[0].set(xlabel="goal", ylabel="final tool error (cm)",
+                title=f"{summary['successes']}/{summary['goals']} goals reached")
+    axes[0].legend()
+    rates = [float(d["loop_rate_hz"]) for d in log.diagnostics if "loop_rate_hz" in d]
+    lat = [float(d["plan_latency_p50_ms"]) for d in log.diagnostics if "plan_latency_p50_ms" in d]
+    axes[1].plot(rates, label="control rate (Hz)")
+    axes[1].plot(lat, label="plan latency p50 (ms)")
+    axes[1].set(xlabel="diagnostics message (1 Hz)", title="planner loop")
+    axes[1].legend()
+    axes[1].grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job: the embedded MuJoCo arm under the planner over real ROS 2 topics."""
     out = Path(args.out)
+    run_args = build_parser().parse_args([
+        "run", "--mode", "mujoco", "--goals", str(args.goals), "--seed", str(args.seed),
+        "--report", str(out / "report.png"), "--log-dir", str(out / "logs"),
+        "--timeout", str(args.timeout)] + (["--model", args.model] if args.model else []))
+    run_args.json, run_args.quiet, run_args.verbose = False, args.quiet, args.verbose
+    code = cmd_run(run_args)
+    print(f"demo: report {out / 'report.png'}, node logs in {out / 'logs'}", file=sys.stderr)
+    return code
+
+
+# --------------------------------------------------------------------------------------------
+# train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .core import config as cfg
+    from .core.model.train import train
+    from .core.paths import resolve
+
+    train_cfg = cfg.load(cfg.TrainConfig, resolve(args.config, kind="train config"))
+    if args.objective:
+        train_cfg = dataclasses.replace(train_cfg, objective=args.objective)
+    optim = train_cfg.optim
+    if args.steps is not None:
+        optim = dataclasses.replace(optim, steps=args.steps)
+    if args.seed is not None:
+        optim = dataclasses.replace(optim, seed=args.seed)
+    if args.batch_size is not None:
+        optim = dataclasses.replace(optim, batch_size=args.batch_size)
+    if args.eval_every is not None:
+        optim = dataclasses.replace(optim, eval_every=args.eval_every)
+    if args.init_from is not None:
+        optim = dataclasses.replace(optim, init_from=args.init_from)
+    train_cfg = cfg.from_dict(cfg.TrainConfig, cfg.to_dict(dataclasses.replace(
+        train_cfg, optim=optim)), source="command line")
+    result = train(args.data, args.out, train_cfg, resume=args.resume, progress=not args.quiet,
+                   robot=args.robot)
+    summary = {"out": str(result.out), "steps": result.steps, "best_step": result.best_step,
+               "best_val": result.best_val, "seconds": round(result.seconds, 1),
+               "stopped_early": result.stopped_early, "objective": train_cfg.objective}
+    if args.json:
+        _emit_json(summary)
+    else:
+        print(f"trained {train_cfg.objective} for {result.steps} steps in {result.seconds:.0f} s; "
+              f"best validation loss {result.best_val:.4g} at step {result.best_step}; "
+              f"checkpoints in {result.out}", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# export / report
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .core.export import export_model
+
+    meta = export_model(args.checkpoint, args.out, horizon=args.horizon, opset=args.opset,
+                        data=args.data, name=args.name)
+    summary = {"out": str(Path(args.out).resolve()), "files": {
+        k: v["sha256"] for k, v in meta["files"].items()}, "parity": meta["parity"],
+        "calibrated": "surprise" in meta, "bytes": sum(v["bytes"] for v in meta["files"].values())}
+    if args.json:
+        _emit_json(summary)
+    else:
+        worst = max(max(v.values()) for v in meta["parity"]["max_abs_error"].values())
+        print(f"exported {len(meta['files'])} files ({summary['bytes'] / 1e6:.1f} MB) to "
+              f"{args.out}; worst ONNX-vs-PyTorch error {worst:.2e}; surprise monitor "
+              f"{'calibrated' if summary['calibrated'] else 'NOT calibrated (no data)'}",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .core.model.report import write_report
+
+    command = "wmp report " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "wmp report"
+    results = write_report(args.checkpoints, args.out, data=args.data, command=command)
+    if args.json:
+        _emit_json(results)
+    else:
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# eval
+
+
+def _planner_config(args: argparse.Namespace) -> Any:
+    import dataclasses
+
+    from .core import config as cfg
+    from .core.paths import resolve
+
+    node = cfg.load(cfg.PlannerNodeConfig, resolve(args.planner_config, kind="planner config"),
+                    node=cfg.PLANNER_NODE)
+    planner = node.planner
+    if getattr(args, "model", None):
+        planner = dataclasses.replace(planner, model=args.model)
+    if getattr(args, "backend", None):
+        planner = dataclasses.replace(planner, backend=args.backend)
+    if getattr(args, "providers", None):
+        planner = dataclasses.replace(planner, providers=args.providers)
+    return planner
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import datetime
+    import os
+    import platform
+
+    from tqdm import tqdm
+
+    from .core import config as cfg
+    from .core import eval_report
+    from .core.eval import CONDITIONS, METHODS, Evaluator, summarize
+
     simulation = _simulation_config(args.sim_config)
-    result = collect(out / "episodes", args.episodes, seed=args.seed, simulation=simulation,
-                     progress=not args.quiet)
-    sheet = dataset_sheet(out / "episodes", out / "contact_sheet.png", args.episodes)
-    m = result.manifest
-    print(f"demo: {m['episodes']} seeded episodes ({m['frames']} frames, "
-          f"{result.frames_per_second:.0f} frames/s) in {out / 'episodes'}", file=sys.stderr)
-    print(f"demo: contact sheet of goal images and camera frames: {sheet}", file=sys.stderr)
+    planner = _planner_config(args)
+    eval_cfg = cfg.EvalConfig()
+    methods = tuple(args.methods.split(",")) if args.methods else eval_cfg.methods
+    conditions = tuple(args.conditions.split(",")) if args.conditions else eval_cfg.conditions
+    for name, chosen, valid in (("--methods", methods, METHODS),
+                                ("--conditions", conditions, CONDITIONS)):
+        unknown = [c for c in chosen if c not in valid]
+        if unknown:
+            raise cfg.ConfigError(f"{name}: unknown {unknown}; choose from {', '.join(valid)}")
+    eval_cfg = cfg.from_dict(cfg.EvalConfig, {**cfg.to_dict(eval_cfg), "episodes": args.episodes,
+                                              "seed": args.seed, "methods": list(methods),
+                                              "conditions": list(conditions)}, source="flags")
+    total = len(methods) * len(conditions) * eval_cfg.episodes
+    bar = tqdm(total=total, desc="eval", unit="episode", file=sys.stderr, disable=args.quiet)
+    evaluator = Evaluator(simulation, planner, eval_cfg, on_episode=lambda r: bar.update(1))
+    results = []
+    snapshots = []
+    for method in methods:
+        for condition in conditions:
+            for index in range(eval_cfg.episodes):
+                keep: list = []
+                r = evaluator.run_episode(method, condition, index,
+                                          keep=keep if method.startswith("wm_") else None)
+                results.append(r)
+                if method.startswith("wm_") and not r.success and len(snapshots) < 12:
+                    snapshots.append((r, evaluator.sim.render()))
+    bar.close()
+    summary = summarize(results, eval_cfg)
+    info = {
+        "command": "wmp eval " + " ".join(sys.argv[2:]), "model": planner.model,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "date": datetime.date.today().isoformat(),
+        "radius": simulation.task.success_radius, "episode_steps": simulation.task.episode_steps,
+        "planner": cfg.to_dict(planner),
+    }
+    if any(m.startswith("wm_") for m in methods):
+        info["model_id"] = evaluator.model.model_id
+        info["provider"] = evaluator.model.provider
+    extra = {}
+    if not args.no_report:
+        out = Path(args.out)
+        figures = out / "figures"
+        figures.mkdir(parents=True, exist_ok=True)
+        if any(m.startswith("wm_") for m in methods):
+            extra["strip"] = _imagined_strip(evaluator, next(m for m in methods
+                                                             if m.startswith("wm_")),
+                                             figures / "eval_imagined_vs_real.png")
+        if snapshots:
+            from .core.viz import contact_sheet, save_png
+
+            rows = [[goal_frame, final] for (_, final), goal_frame in
+                    zip(snapshots, _goal_frames(evaluator, [r for r, _ in snapshots]))]
+            labels = [f"{r.method} {r.condition} #{r.index}" for r, _ in snapshots]
+            extra["failures"] = save_png(contact_sheet(
+                rows, row_labels=labels, column_labels=["goal image", "last frame"]),
+                figures / "eval_failures.png")
+        path = eval_report.write(results, summary, eval_cfg, out, info, extra)
+        print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        _emit_json({"summary": summary, "info": info})
+    else:
+        for m, by_c in summary.items():
+            rates = ", ".join(f"{c} {100 * e['success_rate']:.0f}%" for c, e in by_c.items())
+            print(f"{m}: {rates}", file=sys.stderr)
+    return 0
+
+
+def _goal_frames(evaluator: Any, episodes: list) -> list:
+    """Goal images of these episodes, re-rendered from their seeds."""
+    import numpy as np
+
+    from .core.eval import condition_perturbations
+
+    frames = []
+    for r in episodes:
+        rng = np.random.default_rng(r.seed)
+        evaluator.sim.set_perturbations(condition_perturbations(
+            evaluator.simulation.perturbations, r.condition))
+        _, goal_q = evaluator.task.sample_episode(rng)
+        evaluator.sim.reset(goal_q)
+        frames.append(evaluator.sim.render())
+    return frames
+
+
+def _imagined_strip(evaluator: Any, method: str, path: Path, steps: int = 8) -> Path:
+    """Real frames against the frames the model imagined for them at plan time (episode 0)."""
+    import numpy as np
+
+    from .core.viz import contact_sheet, save_png
+
+    keep: list = []
+    evaluator.run_episode(method, "nominal", 0, keep=keep)
+    t0 = min(5, max(0, len(keep) - steps - 1))
+    plan = keep[t0][1]["result"].plan
+    imagined = evaluator.model.decode(plan.predicted_latents[:steps])
+    imagined = (np.clip(imagined, 0, 1) * 255).astype(np.uint8)
+    real = [keep[t0 + 1 + i][0].image for i in range(min(steps, len(keep) - t0 - 1))]
+    return save_png(contact_sheet([real, list(imagined[: len(real)])],
+                                  row_labels=["real", "imagined"],
+                                  column_labels=[f"t+{i + 1}" for i in range(len(real))]), path)
+
+
+# --------------------------------------------------------------------------------------------
+# bench
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .benchmarks.planner import run
+
+    planner = _planner_config(args)
+    simulation = _simulation_config(args.sim_config)
+    result = run(planner, simulation, steps=args.steps, memory_plans=args.plans)
+    if args.json:
+        _emit_json(result)
+    else:
+        b = result["budget"]
+        print(f"control step (encode + plan, {b['samples']} samples x {b['horizon']} steps x "
+              f"{b['iterations']} iterations x {b['ensemble_members']} members) on "
+              f"{result['provider']}: p50 {result['p50_ms']:.1f} ms, p99 "
+              f"{result['p99_ms']:.1f} ms; {result['rollouts_per_second']:.0f} rollouts/s; "
+              f"ONNX Runtime {result['ort_over_torch']:.2f}x torch eager; "
+              f"{result['achieved_gflops']:.1f} GFLOP/s = "
+              f"{100 * result['peak_fraction']:.0f}% of the measured matmul peak "
+              f"({result['peak_gflops']:.1f}); memory {result['memory']['rss_start_mb']:.0f} -> "
+              f"{result['memory']['rss_end_mb']:.0f} MB over {result['memory']['plans']} plans",
+              file=sys.stderr)
     return 0
 
 
@@ -182,11 +570,102 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_sheet)
 
+    p = sub.add_parser("train", help="fit the world model on collected episodes")
+    p.add_argument("--data", nargs="+", required=True, help="dataset folders (wmp collect)")
+    p.add_argument("--out", required=True, help="training folder (checkpoints, curves)")
+    p.add_argument("--config", default="config/train.yaml", help="train config")
+    p.add_argument("--objective", choices=("jepa", "reconstruction"), default=None,
+                   help="override the config's objective")
+    p.add_argument("--steps", type=int, default=None, help="override optim.steps")
+    p.add_argument("--seed", type=int, default=None, help="override optim.seed")
+    p.add_argument("--batch-size", type=int, default=None, help="override optim.batch_size")
+    p.add_argument("--eval-every", type=int, default=None, help="override optim.eval_every")
+    p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
+    p.add_argument("--init-from", default=None,
+                   help="start from this training folder's weights (skips stage 1)")
+    p.add_argument("--robot", default=None,
+                   help="robot config of MCAP recordings in --data (default: the package arm)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    _add_common(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("export", help="trained checkpoint -> ONNX files + meta.json")
+    p.add_argument("--checkpoint", required=True, help="the --out folder of 'wmp train'")
+    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--horizon", type=int, default=8, help="imagined steps per dynamics call")
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset (17 or later)")
+    p.add_argument("--data", nargs="+", default=None,
+                   help="held-out data for the surprise calibration (default: the training "
+                        "run's validation episodes)")
+    p.add_argument("--name", default=None, help="model name in meta.json")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    _add_common(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("report", help="model report on held-out data (docs/MODEL.md)")
+    p.add_argument("checkpoints", nargs="+", help="training folders (one per objective)")
+    p.add_argument("--data", nargs="+", default=None, help="datasets (default: training data)")
+    p.add_argument("--out", default="docs/MODEL.md", help="Markdown file to write")
+    p.add_argument("--json", action="store_true", help="print the numbers on stdout")
+    _add_common(p)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("eval", help="seeded benchmark episodes against baselines")
+    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--episodes", type=int, default=50, help="episodes per method and condition")
+    p.add_argument("--conditions", default=None,
+                   help="comma-separated: nominal,lighting,camera_offset,distractor,colour,"
+                        "dropout,push (default: all)")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated: wm_cem,wm_mppi,oracle,random,p_controller "
+                        "(default: all)")
+    p.add_argument("--seed", type=int, default=1000, help="task seed")
+    p.add_argument("--backend", choices=("onnx", "torch"), default=None)
+    p.add_argument("--providers", default=None, help="ONNX Runtime providers")
+    p.add_argument("--out", default="docs", help="folder for EVAL.md, eval.json and figures/")
+    p.add_argument("--no-report", action="store_true", help="only print the results")
+    p.add_argument("--planner-config", default="config/planner.yaml")
+    p.add_argument("--sim-config", default="config/sim.yaml")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    _add_common(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="planner latency, throughput, efficiency and memory")
+    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--providers", default=None, help="ONNX Runtime providers (auto, cuda, ...)")
+    p.add_argument("--steps", type=int, default=200, help="control steps timed")
+    p.add_argument("--plans", type=int, default=1000, help="plans for the memory check")
+    p.add_argument("--planner-config", default="config/planner.yaml")
+    p.add_argument("--sim-config", default="config/sim.yaml")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_common(p)
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("run", help="start the node graph of a mode (like ros2 launch)")
+    p.add_argument("--mode", choices=("mujoco", "gazebo", "real"), required=True)
+    p.add_argument("--goals", type=int, default=0,
+                   help="stop after this many goals (mujoco; default: run until Ctrl-C)")
+    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--robot", default="config/robots/wmp_arm.yaml", help="robot config")
+    p.add_argument("--command-interface", choices=("position", "trajectory"),
+                   default="position")
+    p.add_argument("--namespace", default="", help="ROS namespace of the whole graph")
+    p.add_argument("--seed", type=int, default=0, help="task seed of the simulator")
+    p.add_argument("--timeout", type=float, default=0.0, help="stop after this many seconds")
+    p.add_argument("--report", default=None, help="write a report PNG here")
+    p.add_argument("--log-dir", default=None, help="write each node's output here")
+    p.add_argument("--confirm-real", action="store_true",
+                   help="required for --mode real: the arm will move")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    _add_common(p)
+    p.set_defaults(func=cmd_run)
+
     p = sub.add_parser("demo", help="the main demo (what 'make demo' runs)")
     p.add_argument("--out", default="demo_output", help="output folder")
-    p.add_argument("--episodes", type=int, default=4, help="seeded episodes")
-    p.add_argument("--seed", type=int, default=7, help="seed")
-    p.add_argument("--sim-config", default="config/sim.yaml", help="simulator and task config")
+    p.add_argument("--goals", type=int, default=6, help="seeded goals")
+    p.add_argument("--seed", type=int, default=7, help="task seed")
+    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--timeout", type=float, default=170.0, help="stop after this many seconds")
     _add_common(p)
     p.set_defaults(func=cmd_demo)
     return parser

@@ -555,7 +555,8 @@ class LossWeights:
 @dataclasses.dataclass(frozen=True)
 class OptimConfig:
     seed: int = param(0, "seed of initialisation, batching and the split", ge=0)
-    steps: int = param(8000, "optimiser steps at most", ge=1)
+    steps: int = param(8000, "stage 2 (world model) optimiser steps at most; 0: stage 1 only",
+                       ge=0)
     batch_size: int = param(48, "sequences per step (per process under torchrun)", ge=1)
     horizon: int = param(6, "imagined steps the loss covers", ge=1, le=64)
     learning_rate: float = param(1e-3, "AdamW peak learning rate", gt=0.0)
@@ -573,6 +574,8 @@ class OptimConfig:
     val_batches: int = param(8, "batches per validation", ge=1)
     patience: int = param(6, "validations without improvement before stopping", ge=1)
     threads: int = param(0, "torch CPU threads (0: all cores / processes)", ge=0)
+    init_from: str = param("", "training folder to start from: its weights are loaded and "
+                           "stage 1 is skipped (fine-tuning, or several runs sharing stage 1)")
     pretrain_steps: int = param(12000, "stage 1: steps teaching the encoder joint angles from "
                                 "images alone, before the world-model objectives", ge=0)
     pretrain_batch: int = param(128, "stage 1: frames per step", ge=1)
@@ -703,9 +706,8 @@ class PlannerNodeConfig:
                                       ge=1)
     diagnostics_rate: float = param(1.0, "/diagnostics rate (Hz)", gt=0.0, le=50.0)
     watchdog: WatchdogConfig = param(WatchdogConfig(), "stale-data watchdog")
-    velocity_scale: float = param(0.0, "override the robot config's velocity_scale for command "
-                                  "limits (0: keep it); real mode uses a lower value", ge=0.0,
-                                  le=1.0)
+    velocity_scale: float = param(0.0, "cap on the robot config's velocity_scale for command "
+                                  "limits (0: no cap); real mode caps it at 0.3", ge=0.0, le=1.0)
 
 
 PLANNER_NODE = "planner"

@@ -553,6 +553,7 @@ def import_cached(source: str | Path, **kwargs: Any) -> Path:
     return cache
 
 
-def dataset_root(path: str | Path) -> Path:
-    """A dataset folder for `path`: itself, or the (cached) import of a recording."""
-    return import_cached(path) if is_recording(path) else Path(path)
+def dataset_root(path: str | Path, robot: str | Path | None = None) -> Path:
+    """A dataset folder for `path`: itself, or the (cached) import of a recording of `robot`
+    (default: the package's arm)."""
+    return import_cached(path, robot=robot) if is_recording(path) else Path(path)

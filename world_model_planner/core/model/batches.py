@@ -56,12 +56,13 @@ class SequenceData:
         return int(self.images.shape[1]), int(self.images.shape[2])
 
 
-def load_sequences(roots: Sequence[str] | Sequence[Dataset]) -> SequenceData:
+def load_sequences(roots: Sequence[str] | Sequence[Dataset],
+                   robot: str | None = None) -> SequenceData:
     """All episodes of the dataset folders (same robot, camera and control period).
 
     A recording (a .mcap file, or a folder of them without manifest.json) is imported first into
     `<path>.episodes/`, which later calls re-use while the recording is unchanged."""
-    datasets = open_datasets([r.root if isinstance(r, Dataset) else dataset_root(r)
+    datasets = open_datasets([r.root if isinstance(r, Dataset) else dataset_root(r, robot)
                               for r in roots])
     images, joint_state, actions, lengths = [], [], [], []
     for ds in datasets:

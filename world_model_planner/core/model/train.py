@@ -211,7 +211,8 @@ def build_model(cfg: TrainConfig, image_hw: tuple[int, int], joints: int) -> Wor
 
 
 def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resume: bool = False,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, robot: str | None = None) -> TrainResult:
+    """Fit the model on dataset folders (or recorder MCAP folders of `robot`)."""
     from tqdm import tqdm
 
     rank, world = _distributed()
@@ -224,7 +225,7 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
 
-    seq = load_sequences([str(d) for d in data])
+    seq = load_sequences([str(d) for d in data], robot)
     train_eps, val_eps = split_episodes(seq.episodes, o.val_fraction, o.seed)
     train_sampler = SequenceSampler(seq, train_eps, o.horizon, np_rng)
     val_sampler = SequenceSampler(seq, val_eps if len(val_eps) else train_eps, o.horizon,
@@ -284,7 +285,15 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
         if "pretrain" in state:
             meta["pretrain"] = state["pretrain"]
 
-    if step == 0 and o.pretrain_steps > 0:
+    if step == 0 and o.init_from:
+        from ..export import checkpoint_folder
+
+        source = checkpoint_folder(o.init_from)
+        checkpoint.load_model(source, model)
+        meta["init_from"] = str(source.resolve())
+        if target is not None:
+            target.load_state_dict(model.encoder.state_dict())
+    elif step == 0 and o.pretrain_steps > 0:
         meta["pretrain"] = pretrain_encoder(model, seq, frames, val_frames, cfg, np_rng, gen,
                                             world, progress and rank == 0)
         if rank == 0:
@@ -306,6 +315,11 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
         val = validate(objective, val_batches, o.seed)
         val.update(image_joint_error(model, seq, val_frames))
         history.append({"step": 0, "train": dict(val), "val": val, "seconds": 0.0})
+        best_val = val["total"]
+        if rank == 0:
+            state = {**meta, "step": 0, "history": history, "best_val": best_val,
+                     "best_step": 0, "bad_evals": 0, "seconds": 0.0, "numpy_rng": {}}
+            checkpoint.save(out / "best", model, state)
     while step < o.steps:
         batch = train_sampler.sample(o.batch_size)
         loss, parts = wrapped(batch.images, batch.joint_state, batch.actions, gen)

@@ -1,0 +1,253 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The planner node over real DDS: lifecycle, rate, goals, joint order, faults and bad input.
+
+The planner runs as its own process with the shipped model; the simulator runs as its own
+process where the test needs the world to respond. The test process only observes, publishes
+goals and inputs, and calls the lifecycle services, as an operator or a driver would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed (pip install "
+                            "'world_model_planner[ros]'); the node integration tests need it")
+
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from lifecycle_msgs.msg import Transition  # noqa: E402
+from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
+from sensor_msgs.msg import Image, JointState  # noqa: E402
+from std_msgs.msg import Bool, Float64MultiArray  # noqa: E402
+
+from world_model_planner import graph  # noqa: E402
+from world_model_planner.core.paths import share_path  # noqa: E402
+from world_model_planner.nodes import messages as m  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+JOINTS = ("base_yaw", "shoulder_pitch", "elbow_pitch", "wrist_pitch")
+PLANNER_PARAMS = str(share_path(graph.PLANNER_PARAMS))
+SIM_PARAMS = str(share_path(graph.SIM_PARAMS))
+MODEL = os.environ.get("WMP_TEST_MODEL", str(share_path("models", "wmp_arm_reach")))
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """Frames and joint states of a real simulated arm, and a goal, rendered in-process."""
+    from world_model_planner.core.sim.arm import ArmSim
+    from world_model_planner.core.sim.reach import ReachTask
+
+    sim = ArmSim()
+    task = ReachTask(sim)
+    start, goal_q = task.sample_episode(np.random.default_rng(11))
+    obs = sim.reset(start)
+    goal = task.make_goal(goal_q)
+    sim.close()
+    return obs, goal
+
+
+def level_of(status) -> int:
+    """DiagnosticStatus.level (a byte in rclpy) as an int: 0 OK, 1 WARN, 2 ERROR."""
+    level = status.level
+    return int.from_bytes(level, "little") if isinstance(level, bytes) else int(level)
+
+
+def start_planner(start_node, *params: str, remaps: tuple = ()):
+    return start_node("planner_node", f"planner.model:={MODEL}", *params,
+                      params_file=PLANNER_PARAMS, remaps=remaps)
+
+
+def lifecycle(probe, name: str = graph.PLANNER_NODE):
+    change = probe.node.create_client(ChangeState, f"/{name}/change_state")
+    get = probe.node.create_client(GetState, f"/{name}/get_state")
+
+    def transition(tid: int) -> bool:
+        return probe.call(change, ChangeState.Request(transition=Transition(id=tid)),
+                          timeout=60).success
+
+    def state() -> str:
+        return probe.call(get, GetState.Request()).current_state.label
+
+    return transition, state
+
+
+def feeder(probe, obs, names=JOINTS, q=None):
+    """Publishes the arm's frame and joint state like a camera driver and a robot driver."""
+    image_pub = probe.node.create_publisher(Image, graph.CAMERA_IMAGE, m.SENSOR_QOS)
+    joints_pub = probe.node.create_publisher(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
+    order = [JOINTS.index(n) for n in names]
+    q = obs.qpos if q is None else q
+
+    def publish() -> None:
+        stamp = probe.node.get_clock().now().to_msg()
+        image_pub.publish(m.rgb_to_image(obs.image, stamp=stamp))
+        joints_pub.publish(m.joint_state_message(list(names), np.asarray(q)[order],
+                                                 np.asarray(obs.qvel)[order], stamp=stamp))
+    return publish
+
+
+def test_lifecycle_nothing_before_activation_then_commands_at_rate(start_node, probe, scene):
+    obs, goal = scene
+    planner = start_planner(start_node)
+    commands = probe.collect(Float64MultiArray, graph.POSITION_COMMANDS, m.RELIABLE_QOS)
+    publish = feeder(probe, obs)
+    goal_pub = probe.node.create_publisher(JointState, f"/{graph.PLANNER_NODE}/goal_joints",
+                                           m.LATCHED_QOS)
+    goal_pub.publish(m.joint_state_message(JOINTS, goal.joints))
+    transition, state = lifecycle(probe)
+    assert state() == "unconfigured"
+    probe.spin_for(1.0)
+    assert commands == [], "commanded before configure"
+    assert transition(Transition.TRANSITION_CONFIGURE)
+    assert state() == "inactive"
+    end = time.monotonic() + 1.5
+    while time.monotonic() < end:
+        publish()
+        probe.spin_for(0.05)
+    assert commands == [], "commanded while inactive"
+
+    assert transition(Transition.TRANSITION_ACTIVATE)
+    assert state() == "active"
+    start = time.monotonic()
+    probe.spin_until(lambda: len(commands) >= 35, 30, "35 commands", every=publish, period=0.02)
+    stamps = np.array([t for t, _ in commands[5:]])
+    rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    assert 8.0 <= rate <= 12.0, f"command rate {rate:.2f} Hz, configured 10 Hz"
+    q = np.array(commands[-1][1].data)
+    assert q.shape == (4,) and np.all(np.isfinite(q))
+    assert time.monotonic() - start < 30
+
+    assert transition(Transition.TRANSITION_DEACTIVATE)
+    count = len(commands)
+    probe.spin_for(1.0)
+    assert len(commands) == count, "commands after the hold on deactivate"
+    assert transition(Transition.TRANSITION_CLEANUP)
+    assert state() == "unconfigured"
+    assert planner.proc.poll() is None
+
+
+def test_shuffled_joint_state_names_still_command_the_right_joints(start_node, probe, scene):
+    obs, _ = scene
+    start_planner(start_node, "autostart:=true")
+    commands = probe.collect(Float64MultiArray, graph.POSITION_COMMANDS, m.RELIABLE_QOS)
+    shuffled = ("elbow_pitch", "wrist_pitch", "base_yaw", "shoulder_pitch")
+    publish = feeder(probe, obs, names=shuffled)
+    target = obs.qpos.copy()
+    target[JOINTS.index("elbow_pitch")] += 0.6  # only the elbow must move
+    goal_pub = probe.node.create_publisher(JointState, f"/{graph.PLANNER_NODE}/goal_joints",
+                                           m.LATCHED_QOS)
+    goal_pub.publish(m.joint_state_message(list(reversed(JOINTS)), target[::-1]))
+    probe.spin_until(lambda: len(commands) >= 8, 60, "commands", every=publish, period=0.02)
+    delta = np.array(commands[-1][1].data) - obs.qpos
+    elbow = JOINTS.index("elbow_pitch")
+    assert delta[elbow] > 0.02, delta
+    assert abs(delta[elbow]) >= np.abs(np.delete(delta, elbow)).max(), delta
+
+
+def test_estop_latches_a_hold_until_released(start_node, probe, scene):
+    obs, goal = scene
+    start_planner(start_node, "autostart:=true")
+    commands = probe.collect(Float64MultiArray, graph.POSITION_COMMANDS, m.RELIABLE_QOS)
+    publish = feeder(probe, obs)
+    goal_pub = probe.node.create_publisher(JointState, f"/{graph.PLANNER_NODE}/goal_joints",
+                                           m.LATCHED_QOS)
+    goal_pub.publish(m.joint_state_message(JOINTS, goal.joints))
+    estop = probe.node.create_publisher(Bool, f"/{graph.PLANNER_NODE}/estop", m.RELIABLE_QOS)
+    probe.spin_until(lambda: len(commands) >= 5, 60, "commands", every=publish, period=0.02)
+    estop.publish(Bool(data=True))
+    probe.spin_for(0.5)
+    held_from = len(commands)
+    probe.spin_until(lambda: len(commands) >= held_from + 10, 20, "hold commands",
+                     every=publish, period=0.02)
+    held = np.array([c.data for _, c in commands[held_from + 2:]])
+    assert np.ptp(held, axis=0).max() < 1e-9, "the arm moved while the e-stop was engaged"
+    estop.publish(Bool(data=False))
+    moving_from = len(commands)
+    probe.spin_until(lambda: len(commands) >= moving_from + 10, 20, "commands after release",
+                     every=publish, period=0.02)
+    after = np.array([c.data for _, c in commands[moving_from:]])
+    assert np.ptp(after, axis=0).max() > 1e-4, "planning did not resume after release"
+
+
+def test_a_tampered_model_fails_configure_and_the_node_stays_up(start_node, probe, tmp_path):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(MODEL, copy)
+    data = bytearray((copy / "encoder.onnx").read_bytes())
+    data[100] ^= 0x55
+    (copy / "encoder.onnx").write_bytes(bytes(data))
+    planner = start_node("planner_node", f"planner.model:={copy}", params_file=PLANNER_PARAMS)
+    transition, state = lifecycle(probe)
+    assert not transition(Transition.TRANSITION_CONFIGURE)
+    assert state() == "unconfigured"
+    planner.wait_for_line("encoder.onnx: sha256")
+    assert planner.proc.poll() is None
+
+
+def test_a_bad_parameter_file_stops_the_node_naming_the_key(tmp_path, ros_domain):
+    bad = tmp_path / "planner.yaml"
+    bad.write_text("planner:\n  ros__parameters:\n    planner:\n      optimizer:\n"
+                   "        samples: -4\n")
+    proc = subprocess.run([sys.executable, "-m", "world_model_planner.nodes.planner_node",
+                           "--ros-args", "--params-file", str(bad)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "planner.optimizer.samples" in proc.stderr + proc.stdout
+
+
+def test_the_simulated_arm_reaches_a_goal_under_wmp_run(ros_domain, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "world_model_planner.cli", "run", "--mode",
+                           "mujoco", "--goals", "3", "--seed", "3", "--json", "--timeout", "120",
+                           "--log-dir", str(tmp_path / "logs")],
+                          capture_output=True, text=True, timeout=200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["goals"] == 3
+    assert summary["successes"] >= 1, summary
+    assert 8.0 <= summary["control_rate_hz"] <= 12.0
+
+
+def test_killed_simulator_makes_the_planner_hold_then_resume(start_node, probe):
+    sim = start_node("mujoco_sim_node", "node.task_enabled:=true", "node.seed:=5",
+                     params_file=SIM_PARAMS)
+    planner = start_planner(start_node, "autostart:=true",
+                            remaps=((graph.GOAL_IMAGE, graph.TASK_GOAL_IMAGE),))
+    commands = probe.collect(Float64MultiArray, graph.POSITION_COMMANDS, m.RELIABLE_QOS)
+    diagnostics = probe.collect(DiagnosticArray, graph.DIAGNOSTICS, 10)
+    probe.spin_until(lambda: len(commands) >= 10, 60, "commands from the running loop")
+    sim.kill()
+    killed = time.monotonic()
+    probe.spin_for(1.5)
+    after = [np.array(c.data) for t, c in commands if t > killed + 0.3]
+    assert after, "the planner stopped publishing: it must hold"
+    assert np.ptp(np.stack(after), axis=0).max() < 1e-9, "the planner moved without data"
+    statuses = [s for _, d in diagnostics for s in d.status if "planner" in s.name]
+    assert any(level_of(s) == 2 for s in statuses[-3:]), [s.message for s in statuses[-3:]]
+    restarted = start_node("mujoco_sim_node", "node.task_enabled:=true", "node.seed:=6",
+                           params_file=SIM_PARAMS)
+    restarted.wait_for_line("simulating", timeout=30)
+    mark = len(commands)
+    probe.spin_until(lambda: len(commands) >= mark + 20, 60, "commands after the restart")
+    moving = np.stack([np.array(c.data) for _, c in commands[mark + 5:]])
+    assert np.ptp(moving, axis=0).max() > 1e-3, "the planner did not resume"
+    assert planner.proc.poll() is None

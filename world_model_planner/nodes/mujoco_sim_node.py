@@ -1,0 +1,304 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The embedded MuJoCo arm behind the topics Gazebo + ros2_control expose.
+
+The planner cannot tell this node from Gazebo with joint_state_broadcaster, the forward position
+and joint trajectory controllers and a camera bridge: same topic names, types and QoS. In task
+mode it also poses seeded reach goals (a goal image and the goal joints, latched) and reports each
+episode's outcome on task/result, which `wmp run` and the evaluation read.
+
+Time: the simulation advances in ticks of whole physics steps (at most 10 ms, like a
+controller_manager update), paced against the wall clock by node.real_time_factor. Every stamp and
+/clock is simulation time, continuous across the resets between goals.
+
+Run: ros2 run world_model_planner mujoco_sim_node --ros-args --params-file config/sim.yaml
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import rclpy
+from rclpy.clock import Clock as RosClock
+from rclpy.clock import ClockType
+from rclpy.executors import ExternalShutdownException
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Float64MultiArray, String
+from trajectory_msgs.msg import JointTrajectory
+
+from .. import graph
+from ..core.config import ConfigError, SimulationConfig
+from ..core.data.collect import episode_seed
+from ..core.data.mcap_import import interpolate_trajectory
+from . import messages as m
+from .ros_params import declare_config
+
+NS = 1_000_000_000
+MAX_TICK = 0.01  # s: the finest command/publish grain (a 100 Hz controller update)
+MAX_LAG = 0.25  # s of simulation time behind the wall clock before pacing gives up catching up
+LOG_EVERY = 2.0  # s between repeats of one warning
+
+
+class Trajectory:
+    """A JointTrajectory being executed: linear between points from where the arm was when it
+    arrived (joint_trajectory_controller with a zero header stamp)."""
+
+    def __init__(self, arrival_ns: int, start: np.ndarray, times: np.ndarray,
+                 positions: np.ndarray) -> None:
+        self.arrival_ns, self.start = arrival_ns, start
+        self.times, self.positions = times, positions
+
+    def target(self, now_ns: int) -> np.ndarray:
+        return interpolate_trajectory(self.times, self.positions, self.start,
+                                      (now_ns - self.arrival_ns) / NS)
+
+
+class MujocoSimNode(Node):
+    """rclpy node `mujoco_sim`: ArmSim + ReachTask behind ROS topics."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(graph.SIM_NODE, **kwargs)
+        from ..core.sim.arm import ArmSim  # MuJoCo loads only once the parameters are valid
+        from ..core.sim.reach import ReachTask
+
+        self.config: SimulationConfig = declare_config(self, SimulationConfig)
+        self.params = self.config.node
+        self.sim = ArmSim(self.config.sim)
+        try:
+            self.sim.set_perturbations(self.config.perturbations)
+            self.task = ReachTask(self.sim, self.config.task)
+        except Exception:
+            self.sim.close()
+            raise
+        self.joint_names = self.sim.robot.joint_names
+        dt = self.config.sim.physics_timestep
+        finest = min(MAX_TICK, 1.0 / self.params.joint_state_rate, 1.0 / self.params.camera_rate,
+                     self.config.sim.control_period)
+        self.tick_steps = max(1, int(finest / dt + 1e-9))
+        self.tick_ns = int(round(self.tick_steps * dt * NS))
+        self.joint_period_ns = int(round(NS / self.params.joint_state_rate))
+        self.camera_period_ns = int(round(NS / self.params.camera_rate))
+
+        self.now_ns = 0  # simulation time, never reset
+        self.next_joints_ns = 0
+        self.next_camera_ns = 0
+        self.target = self.sim.qpos
+        self.trajectory: Trajectory | None = None
+        self.dropped: dict[str, int] = {}
+        self.last_drop_log: dict[str, float] = {}
+        self.episode = -1
+        self.goal: Any = None
+        self.settled = 0
+        self.last_step = 0
+        self.task_running = False
+        self.start_q = self.sim.qpos
+        self.waiting_for_command = False
+
+        self.joint_pub = self.create_publisher(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
+        self.image_pub = self.create_publisher(Image, graph.CAMERA_IMAGE, m.SENSOR_QOS)
+        self.info_pub = self.create_publisher(CameraInfo, graph.CAMERA_INFO, m.SENSOR_QOS)
+        self.clock_pub = (self.create_publisher(Clock, graph.CLOCK, m.CLOCK_QOS)
+                          if self.params.publish_clock else None)
+        self.goal_image_pub = self.create_publisher(Image, graph.TASK_GOAL_IMAGE, m.LATCHED_QOS)
+        self.goal_joints_pub = self.create_publisher(JointState, graph.TASK_GOAL_JOINTS,
+                                                     m.LATCHED_QOS)
+        self.result_pub = self.create_publisher(String, graph.TASK_RESULT, m.RELIABLE_QOS)
+        self.create_subscription(Float64MultiArray, graph.POSITION_COMMANDS, self.on_position,
+                                 m.RELIABLE_QOS)
+        self.create_subscription(JointTrajectory, graph.TRAJECTORY_COMMANDS, self.on_trajectory,
+                                 m.RELIABLE_QOS)
+
+        if self.params.task_enabled:
+            self.task_running = True
+            self.start_goal(0)
+        rtf = self.params.real_time_factor
+        self.wall_anchor = time.monotonic()
+        self.sim_anchor_ns = self.now_ns
+        period = self.tick_ns / NS / rtf if rtf > 0 else 0.0
+        # A steady clock: with use_sim_time the node clock would wait for the /clock we publish.
+        self.timer = self.create_timer(period, self.on_timer,
+                                       clock=RosClock(clock_type=ClockType.STEADY_TIME))
+        self.get_logger().info(
+            f"simulating {self.sim.robot.name} ({', '.join(self.joint_names)}) in ticks of "
+            f"{self.tick_ns / 1e6:g} ms at real_time_factor {rtf:g}; camera "
+            f"{self.config.sim.image_width}x{self.config.sim.image_height} at "
+            f"{self.params.camera_rate:g} Hz; task {'on' if self.task_running else 'off'}")
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def on_position(self, msg: Float64MultiArray) -> None:
+        try:
+            target = m.position_command_to_vector(msg, self.joint_names)
+            self.first_command()
+            self.target, self.trajectory = target, None
+        except Exception as exc:  # a bad message must never stop the simulation
+            self.drop(graph.POSITION_COMMANDS, exc)
+
+    def on_trajectory(self, msg: JointTrajectory) -> None:
+        try:
+            times, positions = m.trajectory_to_arrays(msg, self.joint_names)
+            self.first_command()
+            if len(times) == 0:  # empty trajectory: stop where the arm is
+                self.target, self.trajectory = self.sim.qpos, None
+                return
+            self.trajectory = Trajectory(self.now_ns, self.sim.qpos, times, positions)
+        except Exception as exc:
+            self.drop(graph.TRAJECTORY_COMMANDS, exc)
+
+    def first_command(self) -> None:
+        """With node.start_on_command, the first goal's episode begins now, from rest."""
+        if self.waiting_for_command:
+            self.waiting_for_command = False
+            self.sim.reset(self.start_q)
+            self.last_step = 0
+            self.get_logger().info(f"goal {self.episode}: first command received, clock starts")
+
+    def drop(self, topic: str, exc: Exception) -> None:
+        """Count a malformed message; say why at most every LOG_EVERY s per topic."""
+        self.dropped[topic] = self.dropped.get(topic, 0) + 1
+        now = time.monotonic()
+        if now - self.last_drop_log.get(topic, -LOG_EVERY) >= LOG_EVERY:
+            self.last_drop_log[topic] = now
+            self.get_logger().warning(f"dropped a malformed message on {topic}: {exc} "
+                                      f"({self.dropped[topic]} dropped there so far)")
+
+    # -- time --------------------------------------------------------------------------------
+
+    def on_timer(self) -> None:
+        try:
+            rtf = self.params.real_time_factor
+            if rtf <= 0:  # as fast as possible, one control period per callback
+                for _ in range(max(1, int(self.config.sim.control_period * NS) // self.tick_ns)):
+                    self.tick()
+                return
+            due = self.sim_anchor_ns + int((time.monotonic() - self.wall_anchor) * rtf * NS)
+            if due - self.now_ns > MAX_LAG * NS:
+                self.get_logger().warning(
+                    f"the simulation cannot keep up with real_time_factor {rtf:g} on this "
+                    "machine; lower node.real_time_factor or node.camera_rate",
+                    throttle_duration_sec=10.0)
+                self.wall_anchor, self.sim_anchor_ns = time.monotonic(), self.now_ns
+                due = self.now_ns + self.tick_ns
+            while self.now_ns + self.tick_ns <= due:
+                self.tick()
+        except Exception as exc:  # never let the executor die on us; say what happened
+            if not self.context.ok():
+                return  # shutting down (SIGINT/SIGTERM) in the middle of a tick
+            self.get_logger().error(f"simulation step failed: {type(exc).__name__}: {exc}",
+                                    throttle_duration_sec=LOG_EVERY)
+
+    def tick(self) -> None:
+        """Advance one tick, then publish what is due at the new time."""
+        end_ns = self.now_ns + self.tick_ns
+        if self.trajectory is not None:
+            self.target = self.trajectory.target(end_ns)
+        self.sim.advance(self.target, self.tick_steps * self.config.sim.physics_timestep)
+        self.now_ns = end_ns
+        stamp = m.seconds_to_time(self.now_ns / NS)
+        if self.clock_pub is not None:
+            self.clock_pub.publish(Clock(clock=stamp))
+        if self.now_ns >= self.next_joints_ns:
+            self.joint_pub.publish(m.joint_state_message(
+                self.joint_names, self.sim.qpos, self.sim.qvel, stamp=stamp))
+            self.next_joints_ns = max(self.next_joints_ns + self.joint_period_ns, self.now_ns)
+        if self.now_ns >= self.next_camera_ns:
+            frame = self.params.camera_frame
+            self.image_pub.publish(m.rgb_to_image(self.sim.render(), stamp=stamp,
+                                                  frame_id=frame))
+            self.info_pub.publish(m.camera_info_message(self.sim.intrinsics(), stamp=stamp,
+                                                        frame_id=frame))
+            self.next_camera_ns = max(self.next_camera_ns + self.camera_period_ns, self.now_ns)
+        if (self.task_running and not self.waiting_for_command
+                and self.sim.step_count != self.last_step):
+            self.last_step = self.sim.step_count
+            self.on_control_step()
+
+    # -- task --------------------------------------------------------------------------------
+
+    def start_goal(self, index: int) -> None:
+        """Episode `index`: the arm at its seeded start, the goal posed (latched)."""
+        rng = np.random.default_rng(episode_seed(self.params.seed, index))
+        start, goal_q = self.task.sample_episode(rng)
+        self.sim.reset(start)
+        self.start_q = self.sim.qpos
+        self.target, self.trajectory = self.start_q, None
+        self.waiting_for_command = index == 0 and self.params.start_on_command
+        self.episode, self.settled, self.last_step = index, 0, 0
+        self.goal = self.task.make_goal(goal_q)
+        stamp = m.seconds_to_time(self.now_ns / NS)
+        self.goal_image_pub.publish(m.rgb_to_image(self.goal.image, stamp=stamp,
+                                                   frame_id=self.params.camera_frame))
+        self.goal_joints_pub.publish(m.joint_state_message(self.joint_names, self.goal.joints,
+                                                           stamp=stamp))
+        wait = " (waiting for the first command)" if self.waiting_for_command else ""
+        self.get_logger().info(f"goal {index}: tool to {np.round(self.goal.tool_position, 3)}"
+                               f"{wait}")
+
+    def on_control_step(self) -> None:
+        steps = self.sim.step_count
+        error = self.task.error(self.goal)
+        self.settled = self.settled + 1 if error <= self.config.task.success_radius else 0
+        success = self.settled >= self.params.settle_steps
+        if not success and steps < self.config.task.episode_steps:
+            return
+        result = {"episode": self.episode, "seed": self.params.seed, "success": bool(success),
+                  "final_error_m": round(error, 5), "steps": int(steps),
+                  "seconds": round(steps * self.config.sim.control_period, 6)}
+        self.result_pub.publish(String(data=json.dumps(result, sort_keys=True)))
+        self.get_logger().info(f"goal {self.episode}: {'reached' if success else 'missed'} "
+                               f"(error {error * 1000:.1f} mm after {steps} steps)")
+        more = self.params.goals == 0 or self.episode + 1 < self.params.goals
+        if more:
+            self.start_goal(self.episode + 1)
+        else:
+            self.task_running = False
+            self.get_logger().info(f"all {self.params.goals} goals done; the arm stays simulated")
+
+    def close(self) -> None:
+        self.sim.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of `ros2 run world_model_planner mujoco_sim_node`."""
+    rclpy.init(args=args)
+    try:
+        node = MujocoSimNode()
+    except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as exc:
+        # Bad parameters, a missing robot file, no EGL: say which, exit like `wmp` on bad input.
+        get_logger(graph.SIM_NODE).fatal(f"cannot start: {exc}")
+        rclpy.try_shutdown()
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        rclpy.try_shutdown()
+        return 0
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
