@@ -27,6 +27,7 @@ rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed (pip install
                             "'world_model_planner[ros]'); the node integration tests need it")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from scenes import reach_episode  # noqa: E402
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
@@ -119,13 +120,8 @@ def bad_goal_poses(draw: st.DrawFn) -> PoseStamped:
 @pytest.fixture
 def running(start_node, probe):
     """An active planner with a goal, fed good frames and joint states by `feed`."""
-    from world_model_planner.core.sim.arm import ArmSim
-    from world_model_planner.core.sim.reach import ReachTask
-
-    sim = ArmSim()
-    task = ReachTask(sim)
-    start, goal_q = task.sample_episode(np.random.default_rng(2))
-    obs = sim.reset(start)
+    sim, _, obs, goal = reach_episode(2)
+    goal_q = goal.joints
     sim.close()
     planner = start_node("planner_node", f"planner.model:={MODEL}", "autostart:=true",
                          params_file=str(share_path(graph.PLANNER_PARAMS)))

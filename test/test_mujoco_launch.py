@@ -22,10 +22,7 @@ Without launch_testing / launch_ros (plain `make test`), the module is skipped w
 from __future__ import annotations
 
 import json
-import os
-import time
 import unittest
-from collections.abc import Callable
 
 import pytest
 
@@ -35,14 +32,8 @@ pytest.importorskip("launch_ros", reason="launch_ros is not installed: this laun
                     "ROS 2 install (Jazzy/Kilted); run it with colcon test or launch_test")
 
 import launch  # noqa: E402
-import launch_testing.actions  # noqa: E402
+import launch_harness  # noqa: E402
 import launch_testing.asserts  # noqa: E402
-import rclpy  # noqa: E402
-from ament_index_python.packages import get_package_share_directory  # noqa: E402
-from launch.actions import IncludeLaunchDescription  # noqa: E402
-from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
-from lifecycle_msgs.msg import State  # noqa: E402
-from lifecycle_msgs.srv import GetState  # noqa: E402
 from std_msgs.msg import Float64MultiArray, String  # noqa: E402
 
 from world_model_planner import graph  # noqa: E402
@@ -56,55 +47,14 @@ GOAL_S = 300.0  # a few goals of 60 steps at 10 Hz, with margin
 @pytest.mark.launch_test
 @pytest.mark.rostest
 def generate_test_description() -> launch.LaunchDescription:
-    bringup = os.path.join(get_package_share_directory(graph.PACKAGE), graph.BRINGUP_LAUNCH)
-    return launch.LaunchDescription([
-        IncludeLaunchDescription(PythonLaunchDescriptionSource(bringup),
-                                 launch_arguments={"mode": "mujoco", "headless": "true"}.items()),
-        launch_testing.actions.ReadyToTest(),
-    ])
+    return launch_harness.bringup("mujoco")
 
 
-def planner_state(node: rclpy.node.Node, timeout: float) -> int:
-    """The planner's lifecycle state id (lifecycle_msgs/State), waiting for its service."""
-    client = node.create_client(GetState, f"/{graph.PLANNER_NODE}/get_state")
-    try:
-        if not client.wait_for_service(timeout_sec=timeout):
-            return State.PRIMARY_STATE_UNKNOWN
-        future = client.call_async(GetState.Request())
-        rclpy.spin_until_future_complete(node, future, timeout_sec=10.0)
-        result = future.result()
-        return result.current_state.id if result is not None else State.PRIMARY_STATE_UNKNOWN
-    finally:
-        node.destroy_client(client)
-
-
-class TestMujocoBringup(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls) -> None:
-        rclpy.init()
-        cls.node = rclpy.create_node("test_mujoco_bringup")
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.node.destroy_node()
-        rclpy.shutdown()
-
-    def spin_until(self, done: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            rclpy.spin_once(self.node, timeout_sec=0.1)
-            if done():
-                return True
-        return False
+class TestMujocoBringup(launch_harness.BringupTest):
+    node_name = "test_mujoco_bringup"
 
     def test_1_planner_reaches_active(self) -> None:
-        deadline = time.monotonic() + STARTUP_S
-        state = State.PRIMARY_STATE_UNKNOWN
-        while time.monotonic() < deadline and state != State.PRIMARY_STATE_ACTIVE:
-            state = planner_state(self.node, timeout=5.0)
-            time.sleep(0.5)
-        self.assertEqual(state, State.PRIMARY_STATE_ACTIVE,
-                         f"planner lifecycle state {state}, expected active")
+        self.assert_planner_active(STARTUP_S)
 
     def test_2_commands_flow(self) -> None:
         commands: list[Float64MultiArray] = []

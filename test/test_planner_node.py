@@ -34,6 +34,7 @@ rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed (pip install
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from lifecycle_msgs.msg import Transition  # noqa: E402
+from scenes import reach_episode  # noqa: E402
 from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_msgs.msg import Bool, Float64MultiArray  # noqa: E402
@@ -53,14 +54,7 @@ MODEL = os.environ.get("WMP_TEST_MODEL", str(share_path("models", "wmp_arm_reach
 @pytest.fixture(scope="module")
 def scene():
     """Frames and joint states of a real simulated arm, and a goal, rendered in-process."""
-    from world_model_planner.core.sim.arm import ArmSim
-    from world_model_planner.core.sim.reach import ReachTask
-
-    sim = ArmSim()
-    task = ReachTask(sim)
-    start, goal_q = task.sample_episode(np.random.default_rng(11))
-    obs = sim.reset(start)
-    goal = task.make_goal(goal_q)
+    sim, _, obs, goal = reach_episode(11)
     sim.close()
     return obs, goal
 

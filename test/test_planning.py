@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scenes import reach_episode
 
 from world_model_planner.core.config import OptimizerConfig, PlannerConfig, SimulationConfig
 from world_model_planner.core.observation import Observation
@@ -47,14 +48,7 @@ def model() -> OnnxWorldModel:
 @pytest.fixture(scope="module")
 def scene():
     """A start observation, its goal (image and joints) from the simulator."""
-    from world_model_planner.core.sim.arm import ArmSim
-    from world_model_planner.core.sim.reach import ReachTask
-
-    sim = ArmSim()
-    task = ReachTask(sim)
-    start, goal_q = task.sample_episode(np.random.default_rng(4))
-    obs = sim.reset(start)
-    goal = task.make_goal(goal_q)
+    sim, task, obs, goal = reach_episode(4)
     yield sim, task, obs, goal
     sim.close()
 

@@ -31,7 +31,6 @@ PyTorch weights travel along as model.safetensors for the torch planning backend
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import warnings
@@ -48,6 +47,7 @@ from . import config as cfgmod
 from .config import TrainConfig
 from .model import checkpoint
 from .model.networks import WorldModel
+from .paths import file_sha256
 
 FORMAT = "wmp-model"
 VERSION = 1
@@ -127,14 +127,6 @@ class DecoderGraph(nn.Module):
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         return self.decoder(latent)
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _graph_specs(model: WorldModel, horizon: int) -> dict[str, dict[str, Any]]:
@@ -279,11 +271,11 @@ def export_model(checkpoint_path: str | Path, out: str | Path, *, horizon: int =
             raise ExportError(f"{path}: ONNX Runtime differs from PyTorch by {worst:.3g} "
                               f"(tolerance {PARITY_TOLERANCE}); inputs {errors}")
         parity[graph] = errors
-        files[path.name] = {"sha256": sha256(path), "bytes": path.stat().st_size,
+        files[path.name] = {"sha256": file_sha256(path), "bytes": path.stat().st_size,
                             "inputs": list(spec["inputs"]), "outputs": list(spec["outputs"]),
                             "shapes": spec["shapes"]}
     shutil.copyfile(checkpoint_folder(checkpoint_path) / checkpoint.MODEL_FILE, out / WEIGHTS)
-    files[WEIGHTS] = {"sha256": sha256(out / WEIGHTS), "bytes": (out / WEIGHTS).stat().st_size}
+    files[WEIGHTS] = {"sha256": file_sha256(out / WEIGHTS), "bytes": (out / WEIGHTS).stat().st_size}
     h, w = model.image_hw
     meta = {
         "format": FORMAT, "version": VERSION,

@@ -20,6 +20,7 @@ so there is one answer and one error message when they cannot be found.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from functools import lru_cache
@@ -91,3 +92,12 @@ def resolve(path: str | os.PathLike[str], *, kind: str = "file") -> Path:
         return shared
     raise FileNotFoundError(
         f"{kind} '{path}' not found (looked in {Path.cwd()} and in {share_dir()})")
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks (datasets, models, URDFs)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -22,7 +22,6 @@ call binds preallocated output buffers (I/O binding), so the hot path allocates 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -32,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .paths import resolve
+from .paths import file_sha256, resolve
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +75,6 @@ def select_providers(preference: str | Sequence[str] = "auto") -> list[str]:
     if "CPUExecutionProvider" not in chosen and "CPUExecutionProvider" in available:
         chosen.append("CPUExecutionProvider")  # fallback for ops a GPU provider lacks
     return chosen
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
@@ -164,7 +155,7 @@ class OnnxWorldModel:
                 raise ModelError(f"{folder / 'meta.json'}: does not list {name}")
             if not path.is_file():
                 raise ModelError(f"{path}: missing")
-            actual = sha256(path)
+            actual = file_sha256(path)
             if actual != entry["sha256"]:
                 raise ModelError(f"{path}: sha256 {actual[:16]}... does not match meta.json "
                                  f"({entry['sha256'][:16]}...); the file is corrupt or was "

@@ -33,11 +33,8 @@ import time
 from typing import Any
 
 import numpy as np
-import rclpy
 from rclpy.clock import Clock as RosClock
 from rclpy.clock import ClockType
-from rclpy.executors import ExternalShutdownException
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -45,10 +42,11 @@ from std_msgs.msg import Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory
 
 from .. import graph
-from ..core.config import ConfigError, SimulationConfig
+from ..core.config import SimulationConfig
 from ..core.data.collect import episode_seed
 from ..core.data.mcap_import import interpolate_trajectory
 from . import messages as m
+from .entry import run
 from .ros_params import declare_config
 
 NS = 1_000_000_000
@@ -278,26 +276,7 @@ class MujocoSimNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of `ros2 run world_model_planner mujoco_sim_node`."""
-    rclpy.init(args=args)
-    try:
-        node = MujocoSimNode()
-    except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as exc:
-        # Bad parameters, a missing robot file, no EGL: say which, exit like `wmp` on bad input.
-        get_logger(graph.SIM_NODE).fatal(f"cannot start: {exc}")
-        rclpy.try_shutdown()
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        rclpy.try_shutdown()
-        return 0
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.close()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run(MujocoSimNode, graph.SIM_NODE, args)
 
 
 if __name__ == "__main__":

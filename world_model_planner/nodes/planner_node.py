@@ -29,12 +29,9 @@ from collections import deque
 from typing import Any
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, PoseStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.logging import get_logger
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
@@ -47,6 +44,7 @@ from ..core.robot import Robot
 from ..core.safety import (CommandLimits, ControlClock, EStopLatch, SafetyCounters,
                            SurpriseThresholds, Watchdog)
 from . import messages as m
+from .entry import run
 from .ros_params import declare_config
 
 NODE = graph.PLANNER_NODE
@@ -445,24 +443,7 @@ def _text(value: Any) -> str:
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of `ros2 run world_model_planner planner_node`."""
-    rclpy.init(args=args)
-    try:
-        node = PlannerNode()
-    except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as exc:
-        get_logger(NODE).fatal(f"cannot start: {exc}")
-        rclpy.try_shutdown()
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        rclpy.try_shutdown()
-        return 0
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run(PlannerNode, NODE, args)
 
 
 if __name__ == "__main__":

@@ -34,10 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import rclpy
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -47,6 +44,7 @@ from trajectory_msgs.msg import JointTrajectory
 from .. import graph
 from ..core.config import ConfigError, RecorderConfig
 from . import messages as m
+from .entry import run
 from .ros_params import declare_config
 
 PRIMITIVES = {"bool", "byte", "char", "float32", "float64", "int8", "uint8", "int16", "uint16",
@@ -350,22 +348,7 @@ class RecorderNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of `ros2 run world_model_planner recorder_node`."""
-    rclpy.init(args=args)
-    try:
-        node = RecorderNode()
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
-        get_logger(graph.RECORDER_NODE).fatal(f"cannot start: {exc}")
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.close()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run(RecorderNode, graph.RECORDER_NODE, args)
 
 
 if __name__ == "__main__":

@@ -32,10 +32,11 @@ import numpy as np
 
 from .. import config as cfgmod
 from ..config import CollectConfig, Perturbations, RandomizationConfig, SimulationConfig
+from ..paths import file_sha256
 from ..sim.appearance import Appearance
 from .exploration import ExplorationPolicy
 from .shards import (FORMAT, MANIFEST, VERSION, Dataset, DatasetError, Episode, content_digest,
-                     dataset_digest, file_sha256, pack_episodes, write_manifest, write_shard)
+                     dataset_digest, pack_episodes, write_manifest, write_shard)
 
 EXPLORATION_MARGIN = 0.1  # rad inside the joint limits for random motion
 

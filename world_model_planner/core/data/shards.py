@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from ..paths import file_sha256
+
 FORMAT = "wmp-episodes"
 VERSION = 1
 MANIFEST = "manifest.json"
@@ -121,14 +123,6 @@ def content_digest(arrays: Mapping[str, np.ndarray]) -> str:
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
         h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
     return h.hexdigest()
 
 

@@ -30,8 +30,8 @@ from .. import config as cfgmod
 from ..config import TrainConfig
 from ..export import WEIGHTS, DynamicsGraph
 from ..model.networks import WorldModel
-from ..paths import resolve
-from ..runtime import ModelError, Rollout, read_meta, sha256
+from ..paths import file_sha256, resolve
+from ..runtime import ModelError, Rollout, read_meta
 
 
 class TorchWorldModel:
@@ -48,7 +48,7 @@ class TorchWorldModel:
         if entry is None or not path.is_file():
             raise ModelError(f"{path}: missing; the torch backend needs the weights exported "
                              "beside the ONNX files")
-        if sha256(path) != entry["sha256"]:
+        if file_sha256(path) != entry["sha256"]:
             raise ModelError(f"{path}: sha256 does not match meta.json; refusing to load it")
         self.joint_names = list(self.meta["joint_names"])
         if expected_joints is not None and list(expected_joints) != self.joint_names:
