@@ -604,6 +604,9 @@ class CostWeights:
     latent_goal: float = param(0.2, "squared latent distance to the goal latent (image goals)",
                                ge=0.0)
     tool_goal: float = param(20.0, "tool distance to the goal (per m)", ge=0.0)
+    joint_goal: float = param(10.0, "squared joint distance to the goal joints when known or "
+                              "estimated (per rad^2): approach the goal in the configuration "
+                              "it was shown in, not a mirrored one", ge=0.0)
     terminal: float = param(2.0, "extra weight of the last imagined step's goal terms", ge=0.0)
     smoothness: float = param(0.5, "squared change of action between steps (per bound^2)",
                               ge=0.0)
@@ -657,7 +660,7 @@ class PlannerConfig:
     surprise: SurpriseConfig = param(SurpriseConfig(), "surprise monitor")
     refine_goal: bool = param(True, "image goals: re-estimate the goal joints each step from the "
                               "difference between the current and the goal image")
-    goal_smoothing: float = param(0.6, "image goals: weight of the previous goal estimate in each "
+    goal_smoothing: float = param(0.7, "image goals: weight of the previous goal estimate in each "
                                   "update (0: use each step's estimate as it is)", ge=0.0, lt=1.0)
 
 

@@ -181,7 +181,8 @@ class MPCController:
                 keep = self.cfg.goal_smoothing if goal.joints is not None else 0.0
                 goal.joints = keep * goal.joints + (1 - keep) * estimate
                 goal.tool_position = self.robot.tool_positions(goal.joints)
-        plan = self.planner.plan(belief, goal, use_latent_goal=decision != SURPRISE_CAMERA)
+        plan = self.planner.plan(belief, goal, use_latent_goal=decision != SURPRISE_CAMERA,
+                                 qpos=qpos)
         filtered = self.filter.filter(qpos + plan.action, qpos)
         self._belief = belief
         self._executed = (filtered.command - qpos).astype(np.float32)

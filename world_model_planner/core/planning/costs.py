@@ -53,14 +53,24 @@ class PlanningCost:
         self.step_weights = steps / steps.sum()
 
     def __call__(self, rollout: Rollout, actions: np.ndarray, previous_action: np.ndarray,
-                 goal: Goal, use_latent: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Cost (N,) of N imagined futures, and each term (N,) for diagnostics."""
+                 goal: Goal, use_latent: bool = True, joint_offset: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Cost (N,) of N imagined futures, and each term (N,) for diagnostics.
+
+        joint_offset: measured joints minus what the proprio head reads from the start latent;
+        added to every imagined step, so the head's bias at the current state cancels and only
+        the motion the model predicts counts."""
         w, sw = self.w, self.step_weights
         joints = rollout.joint_positions
+        if joint_offset is not None:
+            joints = joints + joint_offset
         tool = self.robot.tool_positions(joints)  # (N,H,3)
         terms: dict[str, np.ndarray] = {}
         terms["tool_goal"] = w.tool_goal * (np.linalg.norm(tool - goal.tool_position, axis=-1)
                                             @ sw)
+        if goal.joints is not None and w.joint_goal > 0:
+            d = joints - goal.joints
+            terms["joint_goal"] = w.joint_goal * (np.mean(d * d, axis=-1) @ sw)
         if use_latent and goal.latent is not None and w.latent_goal > 0:
             diff = rollout.latent_mean - goal.latent
             terms["latent_goal"] = w.latent_goal * (np.mean(diff * diff, axis=-1) @ sw)

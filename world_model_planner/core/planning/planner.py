@@ -85,15 +85,22 @@ class LatentPlanner:
         self.optimizer.reset()
         self.previous_action[:] = 0.0
 
-    def plan(self, latent: np.ndarray, goal: Goal, use_latent_goal: bool = True) -> Plan:
+    def plan(self, latent: np.ndarray, goal: Goal, use_latent_goal: bool = True,
+             qpos: np.ndarray | None = None) -> Plan:
+        """Optimise from `latent`; with the measured `qpos`, imagined joints are anchored to it
+        (the proprio head's reading of the start latent is replaced by the measurement)."""
         started = time.perf_counter()
+        offset = None
+        if qpos is not None:
+            head = self.model.proprio(np.asarray(latent, np.float32)[None])[0, : len(self.bound)]
+            offset = (np.asarray(qpos, np.float32) - head).astype(np.float32)
         self._latents[:] = latent
         kept: dict[str, object] = {}
 
         def evaluate(samples: np.ndarray) -> np.ndarray:
             rollout = self.model.rollout(self._latents, samples)
             costs, terms = self.cost(rollout, samples, self.previous_action, goal,
-                                     use_latent=use_latent_goal)
+                                     use_latent=use_latent_goal, joint_offset=offset)
             best = int(np.argmin(costs))
             kept.update(joints=rollout.joint_positions[best].copy(),
                         latents=rollout.latent_mean[best].copy(),
@@ -109,6 +116,8 @@ class LatentPlanner:
             rollout = self.model.rollout(self._latents[:1], result.actions[None])
             joints, latents = rollout.joint_positions[0].copy(), rollout.latent_mean[0].copy()
             disagreement, terms = rollout.disagreement[0].copy(), {}
+        if offset is not None:
+            joints = joints + offset
         action = result.actions[0].copy()
         self.previous_action = action
         return Plan(action=action, actions=result.actions, cost=result.cost,
