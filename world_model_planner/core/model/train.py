@@ -166,6 +166,7 @@ def pretrain_encoder(model: WorldModel, seq: Any, train_frames: torch.Tensor,
     from tqdm import tqdm
 
     o = cfg.optim
+    started = time.perf_counter()
     params = list(model.encoder.parameters()) + list(model.proprio_head.parameters())
     optimizer = torch.optim.AdamW(params, lr=o.pretrain_learning_rate, weight_decay=o.weight_decay)
     bar = tqdm(total=o.pretrain_steps, desc="stage 1: joint angles from images", unit="step",
@@ -189,7 +190,8 @@ def pretrain_encoder(model: WorldModel, seq: Any, train_frames: torch.Tensor,
         bar.update(1)
         bar.set_postfix(loss=f"{running:.4f}")
     bar.close()
-    return {"pose_loss": running, **image_joint_error(model, seq, val_frames)}
+    return {"pose_loss": running, "seconds": time.perf_counter() - started,
+            **image_joint_error(model, seq, val_frames)}
 
 
 @torch.no_grad()
