@@ -25,6 +25,8 @@ STAMP := $(VENV)/.installed-stamp
 EXTRAS ?= sim,ros,train,cpu,dev
 export MUJOCO_GL ?= egl
 export PYTHONUNBUFFERED := 1
+# The demo's nodes talk DDS on this machine only (set your own to join a wider ROS graph).
+export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 
 .PHONY: demo test system-deps venv urdf lint clean
 
