@@ -72,8 +72,10 @@ def test_loss_falls_and_the_latent_does_not_collapse(trained):
     assert summary["steps"] == 300
     first, last = history[0], history[-1]
     assert first["step"] == 0
-    assert last["val"]["total"] < 0.8 * first["val"]["total"], (first["val"], last["val"])
-    assert last["val"]["proprio"] < 0.85 * first["val"]["proprio"]
+    # Stage 2 holds the image path's joint-angle term (image_pose) rather than driving it down,
+    # so the total falls less than the proprio prediction the planner reads.
+    assert last["val"]["total"] < 0.9 * first["val"]["total"], (first["val"], last["val"])
+    assert last["val"]["proprio"] < 0.8 * first["val"]["proprio"], (first["val"], last["val"])
     # VICReg keeps every latent dimension spread out (a collapsed latent has std -> 0).
     from world_model_planner.core.export import load_trained
     from world_model_planner.core.model.batches import load_sequences
