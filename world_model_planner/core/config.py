@@ -704,6 +704,9 @@ class PlannerNodeConfig:
                                 "trained at one control period)", ge=0.0, le=1000.0)
     autostart: bool = param(False, "configure and activate on start-up (sim); real arms are "
                             "activated by an operator")
+    trigger_on_image: bool = param(True, "run each control step on the first camera frame due "
+                                   "for it, so plans start from the newest image; a timer "
+                                   "takes over when frames stop (false: the timer alone)")
     publish_imagined: bool = param(True, "publish ~/imagined_path markers and ~/imagined_image")
     imagined_image_every: int = param(5, "decode the imagined image every N control steps",
                                       ge=1)

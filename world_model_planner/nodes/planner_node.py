@@ -40,6 +40,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from .. import graph
 from ..core.config import ConfigError, PlannerNodeConfig
 from ..core.observation import Observation, fit_image
+from ..core.planning.schedule import ControlSchedule
 from ..core.robot import Robot
 from ..core.safety import (CommandLimits, ControlClock, EStopLatch, SafetyCounters,
                            SurpriseThresholds, Watchdog)
@@ -62,6 +63,11 @@ class PlannerNode(LifecycleNode):
         self.model: Any = None
         self._image: np.ndarray | None = None
         self._image_stamp = 0.0
+        # Image-to-command latency = the frame's age when it arrived (ROS time: transport) plus
+        # the wall time from its arrival to the command. Wall time, because a sim clock does not
+        # advance inside a callback, which would make planning look free.
+        self._image_age = 0.0
+        self._image_arrival = 0.0
         self._joints: tuple[np.ndarray, np.ndarray] | None = None
         self._previous_command: np.ndarray | None = None
         self._control_timer = None
@@ -118,6 +124,7 @@ class PlannerNode(LifecycleNode):
                                  joint_state_timeout=cfg.watchdog.joint_state_periods * self.period,
                                  resume_on_fresh_data=cfg.watchdog.resume_on_fresh_data)
         self.clock_check = ControlClock(self.period)
+        self.schedule = ControlSchedule(self.period, on_image=cfg.trigger_on_image)
         if cfg.command_interface == "position":
             self._pubs["command"] = self.create_lifecycle_publisher(
                 Float64MultiArray, graph.POSITION_COMMANDS, m.RELIABLE_QOS)
@@ -155,7 +162,8 @@ class PlannerNode(LifecycleNode):
         self.controller.reset()
         self.watchdog.reset()
         self.clock_check.reset()
-        self._control_timer = self.create_timer(self.period, self._control_step)
+        self.schedule.reset()
+        self._control_timer = self.create_timer(self.period, self._on_control_timer)
         self._state = "active"
         self.get_logger().info("active: commanding the arm")
         return super().on_activate(state)
@@ -234,9 +242,14 @@ class PlannerNode(LifecycleNode):
             h, w = self.model.image_hw
             self._image = fit_image(image, h, w)
             self._image_stamp = m.time_to_seconds(msg.header.stamp)
+            self._image_age = max(0.0, self._now() - self._image_stamp)
+            self._image_arrival = time.monotonic()
             self.watchdog.feed_camera(self._now())
         except ValueError as exc:
             self._drop(f"image on {graph.CAMERA_IMAGE}", exc)
+            return
+        if self._control_timer is not None and self.schedule.on_frame(self._now()):
+            self._control_step()
 
     def _on_joints(self, msg: JointState) -> None:
         try:
@@ -315,6 +328,10 @@ class PlannerNode(LifecycleNode):
         self._publish_command(result.command)
         self._last.update(decision=reason)
 
+    def _on_control_timer(self) -> None:
+        if self.schedule.on_timer(self._now()):
+            self._control_step()
+
     def _control_step(self) -> None:
         now = self._now()
         dt = self.clock_check.tick(now)
@@ -343,7 +360,7 @@ class PlannerNode(LifecycleNode):
             return self._hold("planner error")
         self._latency.append(time.perf_counter() - started)
         self._publish_command(result.command)
-        self._e2e.append(self._now() - self._image_stamp)
+        self._e2e.append(self._image_age + time.monotonic() - self._image_arrival)
         if result.filter_reasons:
             self.counters.clipped_commands += 1
         if result.held:
