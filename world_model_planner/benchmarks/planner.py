@@ -136,6 +136,28 @@ def _step_latencies(controller: Any, obs: Observation, steps: int, warmup: int) 
     return out
 
 
+def _part_latencies(model: Any, obs: Observation, latent: np.ndarray, samples: int,
+                    horizon: int, repeats: int = 100) -> dict[str, float]:
+    """Median ms of each ONNX call on its own: what a smaller or larger budget would cost."""
+    joints = np.concatenate([obs.qpos, obs.qvel])[None].astype(np.float32)
+    mask = np.ones((1, 2), np.float32)
+    latents = np.repeat(np.asarray(latent, np.float32)[None], samples, axis=0)
+    actions = np.zeros((samples, horizon, len(obs.qpos)), np.float32)
+
+    def median_ms(call: Any) -> float:
+        call()
+        times = np.empty(repeats)
+        for i in range(repeats):
+            t = time.perf_counter()
+            call()
+            times[i] = time.perf_counter() - t
+        return 1000 * float(np.median(times))
+
+    return {"encoder_1_image": median_ms(lambda: model.encode(obs.image[None], joints, mask)),
+            f"dynamics_{samples}_sequences": median_ms(lambda: model.rollout(latents, actions)),
+            f"proprio_head_{samples}": median_ms(lambda: model.proprio(latents))}
+
+
 def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 200,
         warmup: int = 20, memory_plans: int = 1000, torch_steps: int = 100) -> dict[str, Any]:
     from ..core.planning.backends import load_world_model
@@ -181,6 +203,7 @@ def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 20
 
     meta = ort_controller.model.meta
     opt = planner.optimizer
+    parts = _part_latencies(ort_controller.model, obs, latents, opt.samples, meta["horizon"])
     flops = model_flops(meta, opt.samples, opt.iterations)
     threads = planner.threads or (os.cpu_count() or 1)
     peak = matmul_peak(threads)
@@ -197,6 +220,7 @@ def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 20
         "torch_p50_ms": 1000 * float(np.percentile(torch_times, 50)),
         "ort_p50_ms_same_stretch": 1000 * float(np.percentile(ort_again, 50)),
         "ort_over_torch": float(np.percentile(torch_times, 50) / np.percentile(ort_again, 50)),
+        "parts_p50_ms": parts,
         "gflop_per_step": flops["per_step"] / 1e9,
         "achieved_gflops": achieved,
         "peak_gflops": peak_gflops,
