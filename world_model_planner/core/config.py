@@ -547,6 +547,9 @@ class LossWeights:
     variance: float = param(1.0, "VICReg variance hinge (jepa)", ge=0.0)
     covariance: float = param(0.04, "VICReg covariance penalty (jepa)", ge=0.0)
     reconstruction: float = param(1.0, "pixel reconstruction", ge=0.0)
+    latent_l2: float = param(1.0, "L2 penalty on encodings, reconstruction objective only: its "
+                             "latent and consistency targets come from the encoder itself, so "
+                             "without it the latent scale can run away (jepa has VICReg)", ge=0.0)
     image_pose: float = param(2.0, "joint angles from image-only encodings (the goal-image "
                               "path), on top of the proprio term", ge=0.0)
     discount: float = param(0.9, "weight of imagined step t is discount**t", gt=0.0, le=1.0)

@@ -146,6 +146,9 @@ def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, 
                                                                 *target_pixels.shape[1:])])
         parts["reconstruction"] = F.mse_loss(decoded, wanted)
         total = total + w.reconstruction * parts["reconstruction"]
+        if w.latent_l2 > 0:
+            parts["latent_l2"] = (z_online ** 2).mean()
+            total = total + w.latent_l2 * parts["latent_l2"]
     metrics = {name: float(v.detach()) for name, v in parts.items()}
     metrics["total"] = float(total.detach())
     return total, metrics
