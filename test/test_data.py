@@ -126,7 +126,10 @@ def test_interrupted_collect_leaves_only_whole_shards(tmp_path):
     out = tmp_path / "interrupted"
     cmd = [sys.executable, "-m", "world_model_planner.cli", "collect", "--episodes", "40",
            "--out", str(out), "--seed", "1", "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell without job control starts background jobs with SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler: give the child Ctrl-C as a terminal would.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not (out / "manifest.json").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
