@@ -119,6 +119,28 @@ def test_reconstruction_objective_trains_on_the_same_data(tiny_data, tmp_path):
     assert "variance" not in result.history[-1]["val"]
 
 
+def test_model_report_puts_runs_side_by_side_with_their_own_figures(
+        tiny_data, trained, tmp_path):
+    from world_model_planner.core.model.report import MAX_HORIZON, write_report
+
+    recon = tmp_path / "recon"
+    train([tiny_data], recon, tiny_config("reconstruction", steps=20, eval_every=20),
+          progress=False)
+    out = tmp_path / "docs" / "MODEL.md"
+    results = write_report([trained, recon], out)
+    assert set(results) == {"jepa (jepa)", "reconstruction (recon)"}
+    text = out.read_text()
+    digest = json.loads((trained / "train_summary.json").read_text())["data_digest"]
+    assert f"digest `{digest[:12]}`" in text
+    for r in results.values():
+        assert len(r["normalized_latent_error"]) == MAX_HORIZON
+        assert np.all(np.isfinite(r["normalized_latent_error"]))
+        assert -1.0 <= r["spearman_disagreement_error"]["pooled"] <= 1.0
+        strip = out.parent / "figures" / f"imagined_strip_{r['run']}.png"
+        assert strip.stat().st_size > 1000 and strip.name in text
+    assert json.loads(out.with_suffix(".json").read_text()).keys() == results.keys()
+
+
 def test_stage_one_can_be_shared_between_runs(tiny_data, tmp_path):
     stage1 = train([tiny_data], tmp_path / "stage1", tiny_config(steps=0), progress=False)
     assert stage1.steps == 0 and (tmp_path / "stage1" / "best" / "model.safetensors").is_file()

@@ -163,7 +163,8 @@ class PlannerNode(LifecycleNode):
         self.watchdog.reset()
         self.clock_check.reset()
         self.schedule.reset()
-        self._control_timer = self.create_timer(self.period, self._on_control_timer)
+        self._control_timer = self.create_timer(self.schedule.timer_period,
+                                                self._on_control_timer)
         self._state = "active"
         self.get_logger().info("active: commanding the arm")
         return super().on_activate(state)

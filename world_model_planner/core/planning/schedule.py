@@ -33,48 +33,63 @@ class ControlSchedule:
     or after a tick, or up to `early` periods before it (so a camera running at the control
     rate with jitter is not skipped). The grid advances by one period per step, so the average
     rate is the control rate whatever the camera rate; after a gap the grid restarts from the
-    frame. on_timer(now) is True when no step ran for `fallback` periods: the camera went
-    silent, and the step must still run so the watchdog holds the arm. With on_image=False the
-    timer alone drives the loop.
+    frame. A tick no frame served within `late` periods is served by the timer (polled every
+    `timer_period` s) with the newest frame there is: a busy executor or a dropped frame costs
+    a little latency, not a missed command, and when the camera goes silent the steps go on so
+    the watchdog can hold the arm. With on_image=False the timer alone drives the loop.
     """
 
     def __init__(self, period: float, *, on_image: bool = True, early: float = 0.5,
-                 fallback: float = 1.5) -> None:
+                 late: float = 0.25) -> None:
         if not (math.isfinite(period) and period > 0.0):
             raise ValueError(f"period must be a finite number > 0 (s), got {period}")
         if not 0.0 <= early < 1.0:
             raise ValueError(f"early must be in [0, 1) periods, got {early}")
-        if not fallback > 1.0:
-            raise ValueError(f"fallback must be more than 1 period, got {fallback}")
+        if not 0.0 < late < 1.0:
+            raise ValueError(f"late must be in (0, 1) periods, got {late}")
         self.period = float(period)
         self.on_image = bool(on_image)
         self.early = float(early) * self.period
-        self.fallback = float(fallback) * self.period
+        self.late = float(late) * self.period
+        self.timer_period = self.late / 2.0 if self.on_image else self.period
         self._due: float | None = None
-        self._last: float | None = None  # the last frame-driven step
+        self._last: float | None = None  # the last step, whatever ran it
 
     def reset(self) -> None:
         self._due = None
         self._last = None
 
-    def on_frame(self, now: float) -> bool:
-        if not self.on_image or not math.isfinite(now):
-            return False
-        due = self._due
-        if due is not None and now < due - self.early:
-            if self._last is not None and now < self._last:
-                self.reset()  # time went backwards (a sim reset): start a new grid
-            else:
-                return False
-        due = now if due is None or now >= due + self.period or self._due is None else due
+    def _step(self, now: float, due: float | None) -> bool:
+        if due is None or now >= due + self.period:
+            due = now  # first step, or a gap: a new grid from here
         self._due = due + self.period
         self._last = now
         return True
 
+    def on_frame(self, now: float) -> bool:
+        if not self.on_image or not math.isfinite(now):
+            return False
+        if self._last is not None and now < self._last:
+            self.reset()  # time went backwards (a sim reset): start a new grid
+        if self._due is not None:
+            if now < self._due - self.early:
+                return False
+            if self._last is not None and now - self._last < self.period - self.early:
+                return False  # a late frame of a tick the timer already served
+        return self._step(now, self._due)
+
     def on_timer(self, now: float) -> bool:
         if not self.on_image:
             return True
-        if self._last is not None and 0.0 <= now - self._last < self.fallback:
+        if not math.isfinite(now):
             return False
-        self._due = None  # the next frame starts a new grid
-        return True
+        if self._last is not None and now < self._last:
+            self.reset()
+        if self._due is None:  # no frame yet: keep the loop (and its watchdog) going
+            if self._last is not None and now - self._last < self.period:
+                return False
+            self._last = now
+            return True
+        if now < self._due + self.late:
+            return False
+        return self._step(now, self._due)
