@@ -28,8 +28,10 @@ from launch.actions import IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from lifecycle_msgs.msg import State
 from lifecycle_msgs.srv import GetState
+from std_msgs.msg import Float64MultiArray
 
 from world_model_planner import graph
+from world_model_planner.nodes import messages as m
 
 
 def bringup(mode: str, **arguments: str) -> launch.LaunchDescription:
@@ -88,3 +90,15 @@ class BringupTest(unittest.TestCase):
             time.sleep(0.5)
         self.assertEqual(state, State.PRIMARY_STATE_ACTIVE,
                          f"planner lifecycle state {state}, expected active")
+
+    def assert_commands_flow(self, timeout: float, dof: int, count: int = 10) -> None:
+        """At least `count` position commands arrive, each naming every joint."""
+        commands: list[Float64MultiArray] = []
+        sub = self.node.create_subscription(Float64MultiArray, graph.POSITION_COMMANDS,
+                                            commands.append, m.RELIABLE_QOS)
+        try:
+            self.assertTrue(self.spin_until(lambda: len(commands) >= count, timeout),
+                            f"{len(commands)} commands on {graph.POSITION_COMMANDS}")
+            self.assertEqual(len(commands[-1].data), dof)
+        finally:
+            self.node.destroy_subscription(sub)

@@ -34,7 +34,6 @@ pytest.importorskip("launch_ros", reason="launch_ros is not installed: this laun
 import launch  # noqa: E402
 import launch_harness  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
-from std_msgs.msg import Float64MultiArray  # noqa: E402
 
 from world_model_planner import graph  # noqa: E402
 from world_model_planner.core.robot import Robot  # noqa: E402
@@ -66,15 +65,7 @@ class TestGazeboBringup(launch_harness.BringupTest):
         self.assert_planner_active(STARTUP_S)
 
     def test_2_commands_flow(self) -> None:
-        commands: list[Float64MultiArray] = []
-        sub = self.node.create_subscription(Float64MultiArray, graph.POSITION_COMMANDS,
-                                            commands.append, m.RELIABLE_QOS)
-        try:
-            self.assertTrue(self.spin_until(lambda: len(commands) >= 10, STARTUP_S),
-                            f"{len(commands)} commands on {graph.POSITION_COMMANDS}")
-            self.assertEqual(len(commands[-1].data), self.robot.dof)
-        finally:
-            self.node.destroy_subscription(sub)
+        self.assert_commands_flow(STARTUP_S, self.robot.dof)
 
     def test_3_joint_states_move_towards_goal_joints(self) -> None:
         latest: list[np.ndarray] = []

@@ -34,7 +34,7 @@ pytest.importorskip("launch_ros", reason="launch_ros is not installed: this laun
 import launch  # noqa: E402
 import launch_harness  # noqa: E402
 import launch_testing.asserts  # noqa: E402
-from std_msgs.msg import Float64MultiArray, String  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
 
 from world_model_planner import graph  # noqa: E402
 from world_model_planner.core.robot import Robot  # noqa: E402
@@ -57,15 +57,7 @@ class TestMujocoBringup(launch_harness.BringupTest):
         self.assert_planner_active(STARTUP_S)
 
     def test_2_commands_flow(self) -> None:
-        commands: list[Float64MultiArray] = []
-        sub = self.node.create_subscription(Float64MultiArray, graph.POSITION_COMMANDS,
-                                            commands.append, m.RELIABLE_QOS)
-        try:
-            self.assertTrue(self.spin_until(lambda: len(commands) >= 10, STARTUP_S),
-                            f"{len(commands)} commands on {graph.POSITION_COMMANDS}")
-            self.assertEqual(len(commands[-1].data), Robot.load().dof)
-        finally:
-            self.node.destroy_subscription(sub)
+        self.assert_commands_flow(STARTUP_S, Robot.load().dof)
 
     def test_3_arm_reaches_a_goal(self) -> None:
         results: list[dict] = []

@@ -32,17 +32,7 @@ import numpy as np
 
 from .. import graph
 from ..core.paths import share_path
-
-
-def _rss_of(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+from .planner import rss_bytes
 
 
 class Driver:
@@ -152,13 +142,13 @@ def measure(rate: float, seconds: float, *, model: str | None = None, camera_hz:
         if not driver.commands:
             raise RuntimeError("the planner sent no commands during warm-up")
         mark = len(driver.commands)
-        rss_start = _rss_of(planner.pid)
+        rss_start = rss_bytes(planner.pid)
         rss_samples = []
         t0 = time.monotonic()
         while time.monotonic() - t0 < seconds:
             driver.run(min(10.0, seconds - (time.monotonic() - t0)), camera_hz, joints_hz)
-            rss_samples.append(_rss_of(planner.pid))
-        rss_end = _rss_of(planner.pid)
+            rss_samples.append(rss_bytes(planner.pid))
+        rss_end = rss_bytes(planner.pid)
         stamps = np.array(driver.commands[mark:])
     finally:
         driver.close()

@@ -38,10 +38,10 @@ from ..core.config import PlannerConfig, SimulationConfig
 from ..core.observation import Observation
 
 
-def rss_bytes() -> int:
-    """Resident set size of this process (Linux /proc; 0 where unavailable)."""
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident set size of a process, this one by default (Linux /proc; 0 where unavailable)."""
     try:
-        with open("/proc/self/status") as f:
+        with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) * 1024
