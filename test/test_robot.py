@@ -64,6 +64,16 @@ def test_batched_fk_matches_transforms3d_reference(robot):
         np.testing.assert_allclose(pi, ref[:3, 3], atol=1e-12)
 
 
+def test_float32_joints_give_float32_tool_positions_within_a_micrometre(robot):
+    # The planner hands the kinematics float32 imagined joints for (samples, horizon) at once.
+    rng = np.random.default_rng(2)
+    q = rng.uniform(robot.lower, robot.upper, size=(64, 8, robot.dof))
+    exact = robot.kinematics.transforms(robot.to_description_order(q))[..., :3, 3]
+    fast = robot.tool_positions(q.astype(np.float32))
+    assert fast.dtype == np.float32 and fast.shape == (64, 8, 3)
+    np.testing.assert_allclose(fast, exact, atol=1e-6)
+
+
 def test_mujoco_tool_position_equals_forward_kinematics_within_1mm(sim):
     rng = np.random.default_rng(1)
     worst = 0.0
