@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from .. import config as cfgmod
-from ..config import CollectConfig, Perturbations, RandomizationConfig, SimulationConfig
+from ..config import (CollectConfig, DistractorPerturbation, Perturbations, RandomizationConfig,
+                      SimulationConfig)
 from ..paths import file_sha256
 from ..sim.appearance import Appearance
 from .exploration import ExplorationPolicy
@@ -46,20 +47,41 @@ def episode_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint32)[0])
 
 
-def randomized_appearance(cfg: RandomizationConfig, rng: np.random.Generator) -> Appearance:
+def randomized_scene(cfg: RandomizationConfig,
+                     rng: np.random.Generator) -> tuple[Appearance, Perturbations]:
+    """One episode's look: lights, colours, camera jitter and maybe a moving box.
+
+    The box goes through the same code as the evaluation's distractor, with its place, size,
+    colour and speed drawn per episode, so the model learns that things which move on their own
+    are not the arm."""
     if not cfg.enabled:
-        return Appearance()
+        return Appearance(), Perturbations()
 
     def jitter(scale: float) -> tuple[float, float, float]:
         return tuple(float(v) for v in rng.uniform(-scale, scale, 3))  # type: ignore[return-value]
 
     lo, hi = cfg.light_intensity
-    return Appearance(
+    floor = rng.uniform(1.0 - cfg.floor_tint, 1.0, 3)
+    look = Appearance(
         light_intensity=float(rng.uniform(lo, hi)),
         light_tint=tuple(1.0 + v for v in jitter(cfg.light_tint)),  # type: ignore[arg-type]
+        key_light_shift=jitter(cfg.key_light_shift),
         camera_translation=jitter(cfg.camera_translation),
         camera_rotation_deg=jitter(cfg.camera_rotation_deg),
-        hue_shift=float(rng.uniform(-cfg.hue_jitter, cfg.hue_jitter)) % 1.0)
+        hue_shift=float(rng.uniform(-cfg.hue_jitter, cfg.hue_jitter)) % 1.0,
+        floor_rgba=(float(floor[0]), float(floor[1]), float(floor[2]), 1.0))
+    if rng.uniform() >= cfg.distractor_probability:
+        return look, Perturbations()
+    rgb = rng.uniform(0.0, 1.0, 3)
+    distractor = DistractorPerturbation(
+        enabled=True,
+        centre=tuple(float(v) for v in rng.uniform(cfg.distractor_low,  # type: ignore[arg-type]
+                                                   cfg.distractor_high)),
+        radius=float(rng.uniform(0.0, cfg.distractor_radius)),
+        period=float(rng.uniform(*cfg.distractor_period)),
+        size=float(rng.uniform(*cfg.distractor_size)),
+        rgba=(float(rgb[0]), float(rgb[1]), float(rgb[2]), 1.0))
+    return look, Perturbations(distractor=distractor)
 
 
 class EpisodeCollector:
@@ -81,7 +103,8 @@ class EpisodeCollector:
     def episode(self, seed: int, index: int) -> Episode:
         cfg, sim, task = self.config, self.sim, self.task
         rng = np.random.default_rng(seed)
-        sim.set_perturbations(Perturbations(), base=randomized_appearance(cfg.randomization, rng))
+        look, perturbations = randomized_scene(cfg.randomization, rng)
+        sim.set_perturbations(perturbations, base=look)
         start, goal_q = task.sample_episode(rng)
         obs = sim.reset(start)
         goal = task.make_goal(goal_q)
