@@ -166,3 +166,26 @@ def test_collect_command_rejects_bad_input_with_a_reason(tmp_path):
     assert proc.returncode == 2
     assert "bad.yaml" in proc.stderr and "exploration.goal_gain" in proc.stderr
     assert os.path.exists(tmp_path / "y") is False
+
+
+def test_wide_randomisation_varies_the_scene_and_the_mild_default_adds_nothing_new():
+    from world_model_planner.core import config as cfgmod
+    from world_model_planner.core.data.collect import randomized_scene
+    from world_model_planner.core.paths import share_path
+
+    wide = cfgmod.load(CollectConfig, share_path("config/collect_wide.yaml")).randomization
+    draws = [randomized_scene(wide, np.random.default_rng(i)) for i in range(200)]
+    boxes = [p.distractor for _, p in draws if p.distractor.enabled]
+    assert 70 <= len(boxes) <= 130, "about half the episodes should have a moving box"
+    for box in boxes:
+        assert np.all(np.asarray(box.centre) >= wide.distractor_low)
+        assert np.all(np.asarray(box.centre) <= wide.distractor_high)
+        assert wide.distractor_size[0] <= box.size <= wide.distractor_size[1]
+    intensities = [look.light_intensity for look, _ in draws]
+    assert min(intensities) < 0.5 and max(intensities) > 1.2
+    assert len({look.floor_rgba for look, _ in draws}) == 200
+    # The shipped model's data: mild looks, nominal floor and key light, never a box.
+    mild = cfgmod.load(CollectConfig, share_path("config/collect.yaml")).randomization
+    for look, pert in (randomized_scene(mild, np.random.default_rng(i)) for i in range(50)):
+        assert 0.8 <= look.light_intensity <= 1.2 and not pert.distractor.enabled
+        assert look.floor_rgba == (1.0, 1.0, 1.0, 1.0) and look.key_light_shift == (0, 0, 0)

@@ -61,15 +61,22 @@ def randomized_scene(cfg: RandomizationConfig,
         return tuple(float(v) for v in rng.uniform(-scale, scale, 3))  # type: ignore[return-value]
 
     lo, hi = cfg.light_intensity
-    floor = rng.uniform(1.0 - cfg.floor_tint, 1.0, 3)
     look = Appearance(
         light_intensity=float(rng.uniform(lo, hi)),
         light_tint=tuple(1.0 + v for v in jitter(cfg.light_tint)),  # type: ignore[arg-type]
-        key_light_shift=jitter(cfg.key_light_shift),
         camera_translation=jitter(cfg.camera_translation),
         camera_rotation_deg=jitter(cfg.camera_rotation_deg),
-        hue_shift=float(rng.uniform(-cfg.hue_jitter, cfg.hue_jitter)) % 1.0,
-        floor_rgba=(float(floor[0]), float(floor[1]), float(floor[2]), 1.0))
+        hue_shift=float(rng.uniform(-cfg.hue_jitter, cfg.hue_jitter)) % 1.0)
+    # Draws for the later options happen only when they are on, so a config without them gives
+    # the same episodes as before they existed (the shipped model's data stays reproducible).
+    if cfg.key_light_shift > 0:
+        look = dataclasses.replace(look, key_light_shift=jitter(cfg.key_light_shift))
+    if cfg.floor_tint > 0:
+        floor = rng.uniform(1.0 - cfg.floor_tint, 1.0, 3)
+        look = dataclasses.replace(look, floor_rgba=(float(floor[0]), float(floor[1]),
+                                                     float(floor[2]), 1.0))
+    if cfg.distractor_probability <= 0:
+        return look, Perturbations()
     if rng.uniform() >= cfg.distractor_probability:
         return look, Perturbations()
     rgb = rng.uniform(0.0, 1.0, 3)
