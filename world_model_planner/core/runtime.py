@@ -125,6 +125,11 @@ class OnnxWorldModel:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
+        # ONNX Runtime's worker threads spin after each call by default. Between the planner's
+        # calls the main thread does numpy work (sampling, costs, refits), and on a small CPU the
+        # spinning workers take its cores: measured on 2 cores, a control step went from 19 ms
+        # to 15 ms p50 (29 ms to 16-19 ms p99) with spinning off (docs/BENCHMARKS.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self.sessions = {g: ort.InferenceSession(str(self.folder / f"{g}.onnx"), options,
                                                  providers=self.providers) for g in GRAPHS}
