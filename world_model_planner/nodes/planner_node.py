@@ -139,8 +139,11 @@ class PlannerNode(LifecycleNode):
                                                                   m.SENSOR_QOS)
         self._subs = [
             self.create_subscription(Image, graph.CAMERA_IMAGE, self._on_image, m.SENSOR_QOS),
+            # Only the newest joint state matters, and joint states come at up to 500 Hz: a
+            # depth-1 best-effort reader (it matches reliable publishers too) leaves no backlog
+            # of stale states to work through after each plan.
             self.create_subscription(JointState, graph.JOINT_STATES, self._on_joints,
-                                     m.RELIABLE_QOS),
+                                     m.SENSOR_QOS),
             self.create_subscription(Image, graph.GOAL_IMAGE, self._on_goal_image,
                                      m.LATCHED_QOS),
             self.create_subscription(JointState, graph.GOAL_JOINTS, self._on_goal_joints,
