@@ -14,17 +14,23 @@
 """Image-to-command latency over DDS at 10 Hz and at higher rates, and the load soak.
 
     python bench/dds_latency.py latency [--rates 10,20,30] [--seconds 30]
-    python bench/dds_latency.py soak [--minutes 10]
+    python bench/dds_latency.py soak [--minutes 10] [--fastdds-profile shipped]
 
+--fastdds-profile loads a Fast DDS XML profile in both processes ("shipped":
+config/fastdds_large_images.xml, which full-size camera frames need; docs/BENCHMARKS.md).
 Set ROS_DOMAIN_ID to a free domain and ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST first. Prints
 one JSON object; the figures in docs/BENCHMARKS.md come from these commands.
 """
 
 import argparse
 import json
+import os
 import sys
 
 from world_model_planner.benchmarks.dds import measure
+from world_model_planner.core.paths import share_path
+
+PROFILE_VARIABLE = "FASTDDS_DEFAULT_PROFILES_FILE"
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__,
@@ -34,7 +40,16 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds per rate")
     parser.add_argument("--minutes", type=float, default=10.0, help="soak duration")
     parser.add_argument("--model", default=None, help="model folder (default: shipped)")
+    parser.add_argument("--fastdds-profile", default=None,
+                        help="Fast DDS XML profile for the driver and the planner: a file, or "
+                        "'shipped' for config/fastdds_large_images.xml")
     args = parser.parse_args()
+    if args.fastdds_profile:
+        profile = share_path("config", "fastdds_large_images.xml") \
+            if args.fastdds_profile == "shipped" else os.path.abspath(args.fastdds_profile)
+        if not os.path.isfile(profile):
+            parser.error(f"--fastdds-profile: no such file {profile}")
+        os.environ[PROFILE_VARIABLE] = str(profile)  # before rclpy starts, inherited by the node
     if args.what == "latency":
         result = {"runs": [measure(float(r), args.seconds, model=args.model)
                            for r in args.rates.split(",")]}
@@ -45,5 +60,6 @@ if __name__ == "__main__":
     else:
         result = measure(10.0, 60.0 * args.minutes, model=args.model, camera_hz=30.0,
                          joints_hz=500.0, width=640, height=480, warmup=30.0)
+    result["fastdds_profile"] = os.environ.get(PROFILE_VARIABLE)
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
