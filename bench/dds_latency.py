@@ -27,6 +27,7 @@ import json
 import os
 import sys
 
+from world_model_planner import graph
 from world_model_planner.benchmarks.dds import measure
 from world_model_planner.core.paths import share_path
 
@@ -45,7 +46,7 @@ if __name__ == "__main__":
                         "'shipped' for config/fastdds_large_images.xml")
     args = parser.parse_args()
     if args.fastdds_profile:
-        profile = share_path("config", "fastdds_large_images.xml") \
+        profile = share_path(graph.FASTDDS_LARGE_IMAGES) \
             if args.fastdds_profile == "shipped" else os.path.abspath(args.fastdds_profile)
         if not os.path.isfile(profile):
             parser.error(f"--fastdds-profile: no such file {profile}")

@@ -28,11 +28,12 @@ import pytest
 pytest.importorskip("rclpy", reason="rclpy is not installed (pip install "
                     "'world_model_planner[ros]'); the transport test needs it")
 
+from world_model_planner import graph  # noqa: E402
 from world_model_planner.core.paths import share_path  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
-PROFILE = share_path("config", "fastdds_large_images.xml")
+PROFILE = share_path(graph.FASTDDS_LARGE_IMAGES)
 PEER = str(Path(__file__).with_name("large_image_peer.py"))
 FRAMES = 60
 

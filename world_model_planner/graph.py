@@ -60,6 +60,8 @@ SIM_PARAMS = "config/sim.yaml"
 RECORDER_PARAMS = "config/recorder.yaml"
 CONTROLLERS = "config/controllers.yaml"
 GZ_BRIDGE = "config/gz_bridge.yaml"
+# Fast DDS profile for full-size camera frames between local processes (docs/SIM_TO_REAL.md).
+FASTDDS_LARGE_IMAGES = "config/fastdds_large_images.xml"
 WORLD = "description/worlds/reach.sdf"
 URDF_XACRO = "description/wmp_arm.urdf.xacro"
 

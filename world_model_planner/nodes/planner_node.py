@@ -241,18 +241,19 @@ class PlannerNode(LifecycleNode):
     def _on_image(self, msg: Image) -> None:
         if self.model is None:
             return
+        now = self._now()
         try:
             image = m.image_to_rgb(msg)
             h, w = self.model.image_hw
             self._image = fit_image(image, h, w)
             self._image_stamp = m.time_to_seconds(msg.header.stamp)
-            self._image_age = max(0.0, self._now() - self._image_stamp)
+            self._image_age = max(0.0, now - self._image_stamp)
             self._image_arrival = time.monotonic()
-            self.watchdog.feed_camera(self._now())
+            self.watchdog.feed_camera(now)
         except ValueError as exc:
             self._drop(f"image on {graph.CAMERA_IMAGE}", exc)
             return
-        if self._control_timer is not None and self.schedule.on_frame(self._now()):
+        if self._control_timer is not None and self.schedule.on_frame(now):
             self._control_step()
 
     def _on_joints(self, msg: JointState) -> None:

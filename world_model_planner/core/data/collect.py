@@ -75,9 +75,7 @@ def randomized_scene(cfg: RandomizationConfig,
         floor = rng.uniform(1.0 - cfg.floor_tint, 1.0, 3)
         look = dataclasses.replace(look, floor_rgba=(float(floor[0]), float(floor[1]),
                                                      float(floor[2]), 1.0))
-    if cfg.distractor_probability <= 0:
-        return look, Perturbations()
-    if rng.uniform() >= cfg.distractor_probability:
+    if cfg.distractor_probability <= 0 or rng.uniform() >= cfg.distractor_probability:
         return look, Perturbations()
     rgb = rng.uniform(0.0, 1.0, 3)
     distractor = DistractorPerturbation(

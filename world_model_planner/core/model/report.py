@@ -180,9 +180,9 @@ def write_report(checkpoints: Sequence[str | Path], out: str | Path,
         results[name]["run"] = run
         results[name]["training"] = {k: state.get(k) for k in (
             "step", "best_step", "best_val", "seconds", "train_frames", "data_digest")}
-        optim = state["config"]["optim"]  # stage 1 ran here unless weights came from a run
+        run_optim = state["config"]["optim"]  # stage 1 ran here unless weights came from a run
         results[name]["training"]["stage1_steps"] = (
-            None if optim.get("init_from") else int(optim.get("pretrain_steps", 0)))
+            None if run_optim.get("init_from") else int(run_optim.get("pretrain_steps", 0)))
         save_png(imagined_strip(model, seq, int(val[0]), 10),
                  figures / f"imagined_strip_{run}.png")
         loss_png = Path(path) / "losses.png"
