@@ -232,6 +232,8 @@ def _run_summary(log: Any, seconds: float) -> dict[str, Any]:
         "e2e_latency_p50_ms": number("e2e_latency_p50_ms"),
         "e2e_latency_p99_ms": number("e2e_latency_p99_ms"),
         "provider": diag.get("provider"), "model": diag.get("model_id"),
+        "surprise_decisions": {k[len("steps_"):]: int(float(v)) for k, v in diag.items()
+                               if k.startswith("steps_")},
         "seconds": round(seconds, 1), "results": results,
     }
 
@@ -247,6 +249,10 @@ def _print_run_summary(s: dict[str, Any]) -> None:
           f"{fmt(s['plan_latency_p50_ms'], 'ms')}, p99 {fmt(s['plan_latency_p99_ms'], 'ms')}; "
           f"image-to-command p50 {fmt(s['e2e_latency_p50_ms'], 'ms')}; model {s['model']} on "
           f"{s['provider']}; {s['seconds']} s", file=sys.stderr)
+    decisions = s.get("surprise_decisions") or {}
+    if decisions:
+        print("wmp run: surprise monitor per control step: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(decisions.items())), file=sys.stderr)
 
 
 def _run_report(log: Any, summary: dict[str, Any], path: Path) -> None:

@@ -663,6 +663,8 @@ class SurpriseConfig:
     hold_scale: float = param(1.0, "multiplier of the calibrated hold threshold", gt=0.0)
     hold_after: int = param(3, "consecutive steps above the hold threshold before holding",
                             ge=1)
+    tracking: bool = param(True, "also compare measured joints with the position loop's "
+                                 "calibrated answer to the last command (pushes, collisions)")
 
 
 @dataclasses.dataclass(frozen=True)

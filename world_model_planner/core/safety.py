@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .tracking import TrackingModel
+
 if TYPE_CHECKING:  # only for type hints: the safety layer needs nothing but numpy at run time
     from .robot import Robot
 
@@ -498,15 +500,23 @@ class SurpriseThresholds:
     reground: float  # full-encoding score above which the plan is re-grounded
     hold: float  # score above which, sustained, the arm holds
     proprio_reground: float  # joint-state-only score that still counts as expected
+    tracking: TrackingModel | None = None  # the position loop's response (pushes, collisions)
+    tracking_reground: float = math.inf
+    tracking_hold: float = math.inf
 
     @classmethod
     def from_meta(cls, surprise: dict) -> SurpriseThresholds:
         try:
+            section = surprise.get("tracking")
+            extra = {} if not section else {
+                "tracking": TrackingModel.from_meta(section),
+                "tracking_reground": float(section["reground"]),
+                "tracking_hold": float(section["hold"])}
             return cls(np.asarray(surprise["scale_full"], dtype=np.float64),
                        np.asarray(surprise["scale_proprio"], dtype=np.float64),
                        float(surprise["reground"]), float(surprise["hold"]),
-                       float(surprise["proprio_reground"]))
-        except (KeyError, TypeError) as exc:
+                       float(surprise["proprio_reground"]), **extra)
+        except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"meta.json 'surprise' is incomplete ({exc}); re-export the model "
                              "with data so it can be calibrated") from exc
 
@@ -517,6 +527,7 @@ class SurpriseReport:
     proprio_score: float  # joint-state-only encoding vs prediction
     decision: str  # ok | camera_distrusted | reground | hold
     consecutive: int  # steps in a row above the hold threshold
+    tracking_score: float = math.nan  # measured joints vs the position loop's expected response
 
     @property
     def flagged(self) -> bool:
@@ -526,19 +537,24 @@ class SurpriseReport:
 class SurpriseMonitor:
     """Decides, per control step, whether the model's belief can be kept.
 
+    * the joints did not move as the position loop answers the last command (a push, a
+      collision, a blocked joint): the world changed: re-ground;
     * both encodings agree with the prediction: ok;
     * the full encoding disagrees but joint state alone agrees: the camera is lying (dropout,
       occlusion, glare): keep the belief from joint state and memory, do not trust the image;
-    * both disagree: the world changed (a push, a collision): re-ground on the fresh observation
-      and drop the warm start; if that persists above the hold threshold, hold the arm.
+    * both disagree: the world changed: re-ground on the fresh observation and drop the warm
+      start; if either check stays above its hold threshold, hold the arm.
     """
 
     def __init__(self, thresholds: SurpriseThresholds, reground_scale: float = 1.0,
-                 hold_scale: float = 1.0, hold_after: int = 3) -> None:
+                 hold_scale: float = 1.0, hold_after: int = 3, tracking: bool = True) -> None:
         self.t = thresholds
         self.reground = thresholds.reground * reground_scale
         self.hold = thresholds.hold * hold_scale
         self.proprio_reground = thresholds.proprio_reground * reground_scale
+        self.tracking = thresholds.tracking if tracking else None
+        self.tracking_reground = thresholds.tracking_reground * reground_scale
+        self.tracking_hold = thresholds.tracking_hold * hold_scale
         self.hold_after = hold_after
         self._consecutive = 0
 
@@ -550,18 +566,29 @@ class SurpriseMonitor:
         value = float(np.mean((np.asarray(residual, dtype=np.float64) / scale) ** 2))
         return value if math.isfinite(value) else math.inf
 
-    def assess(self, predicted: np.ndarray, full: np.ndarray,
-               proprio_only: np.ndarray) -> SurpriseReport:
+    def tracking_score(self, qpos: np.ndarray, qvel: np.ndarray, delta: np.ndarray,
+                       measured: np.ndarray, tool_height: float) -> float:
+        """Measured joints against the position loop's answer to the command `qpos + delta`;
+        nan where it is not checked (no model, or the tool low enough to touch the floor)."""
+        if self.tracking is None or tool_height < self.tracking.min_tool_height:
+            return math.nan
+        value = float(self.tracking.score(qpos, qvel, delta, measured))
+        return value if math.isfinite(value) else math.inf
+
+    def assess(self, predicted: np.ndarray, full: np.ndarray, proprio_only: np.ndarray,
+               tracking_score: float = math.nan) -> SurpriseReport:
         s_full = self.score(np.asarray(full) - predicted, self.t.scale_full)
         s_prop = self.score(np.asarray(proprio_only) - predicted, self.t.scale_proprio)
-        if s_full <= self.reground:
+        pushed = tracking_score > self.tracking_reground  # False for nan
+        if not pushed and s_full <= self.reground:
             decision = SURPRISE_OK
             self._consecutive = 0
-        elif s_prop <= self.proprio_reground:
+        elif not pushed and s_prop <= self.proprio_reground:
             decision = SURPRISE_CAMERA
             self._consecutive = 0
         else:
-            self._consecutive = self._consecutive + 1 if s_prop > self.hold else 0
+            sustained = s_prop > self.hold or tracking_score > self.tracking_hold
+            self._consecutive = self._consecutive + 1 if sustained else 0
             decision = SURPRISE_HOLD if self._consecutive >= self.hold_after else \
                 SURPRISE_REGROUND
-        return SurpriseReport(s_full, s_prop, decision, self._consecutive)
+        return SurpriseReport(s_full, s_prop, decision, self._consecutive, tracking_score)

@@ -22,10 +22,11 @@ runs the timer, applies the watchdog and the e-stop latch, and reports on /diagn
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 
 import numpy as np
@@ -80,6 +81,7 @@ class PlannerNode(LifecycleNode):
         self._last: dict[str, Any] = {}
         self._state = "unconfigured"
         self._steps = 0
+        self._decisions: Counter[str] = Counter()  # surprise monitor decisions, per step
         self._drop_logged: dict[str, float] = {}
         if self.config.autostart:
             self._autostart = self.create_timer(0.1, self._start_up)
@@ -113,8 +115,18 @@ class PlannerNode(LifecycleNode):
             if cfg.velocity_scale:
                 scale = min(scale, cfg.velocity_scale)
             limits = CommandLimits.from_robot(self.robot, velocity_scale=scale)
+            planner = cfg.planner
+            if planner.surprise.tracking:
+                # The position-loop check is calibrated on steps where a command acts for one
+                # whole period before the joints are read (wmp collect, wmp eval). Here frames,
+                # joint states and the controller's updates run on their own clocks, and the
+                # check fired on a quarter of the steps of an undisturbed run (docs/SAFETY.md).
+                self.get_logger().info("surprise.tracking (push check) is not used by the ROS "
+                                       "node: its joint states are not synchronous with commands")
+                planner = dataclasses.replace(planner, surprise=dataclasses.replace(
+                    planner.surprise, tracking=False))
             self.controller = MPCController(
-                self.model, self.robot, cfg.planner, self.period, limits=limits,
+                self.model, self.robot, planner, self.period, limits=limits,
                 surprise=SurpriseThresholds.from_meta(surprise) if surprise else None)
         except Exception as exc:  # a missing/corrupt/mismatched model must not kill the node
             self.get_logger().error(f"configure failed: {exc}")
@@ -372,8 +384,10 @@ class PlannerNode(LifecycleNode):
             self.counters.holds += 1
         self._last.update(decision=result.decision, surprise=result.surprise,
                           proprio_surprise=result.proprio_surprise,
+                          tracking_surprise=result.tracking_surprise,
                           cost=None if result.plan is None else result.plan.cost)
         self._steps += 1
+        self._decisions[result.decision] += 1
         if result.plan is not None and "path" in self._pubs:
             self._publish_imagined(result)
 
@@ -435,6 +449,7 @@ class PlannerNode(LifecycleNode):
             values.update(provider=self.model.provider, model_id=self.model.model_id)
         values.update({k: v for k, v in self._last.items() if v is not None})
         values.update(self.counters.as_dict())
+        values.update({f"steps_{decision}": n for decision, n in self._decisions.items()})
         values["estop"] = self.estop.engaged
         level, message = DiagnosticStatus.OK, f"{self._state}"
         decision = self._last.get("decision")

@@ -39,6 +39,7 @@ class SequenceData:
     images: torch.Tensor  # (F, H, W, 3) uint8
     joint_state: torch.Tensor  # (F, 2J) qpos then qvel
     actions: torch.Tensor  # (S, J) joint deltas (rad)
+    tool: np.ndarray  # (F, 3) tool position (m); zeros where the recording did not know it
     frame_start: np.ndarray
     step_start: np.ndarray
     lengths: np.ndarray
@@ -64,13 +65,14 @@ def load_sequences(roots: Sequence[str] | Sequence[Dataset],
     `<path>.episodes/`, which later calls re-use while the recording is unchanged."""
     datasets = open_datasets([r.root if isinstance(r, Dataset) else dataset_root(r, robot)
                               for r in roots])
-    images, joint_state, actions, lengths = [], [], [], []
+    images, joint_state, actions, tool, lengths = [], [], [], [], []
     for ds in datasets:
         for shard in ds.shards:
             arrays = ds.shard_arrays(shard)
             images.append(arrays["images"])
             joint_state.append(np.concatenate([arrays["qpos"], arrays["qvel"]], axis=1))
             actions.append(arrays["actions"])
+            tool.append(arrays["tool"])
             lengths.append(arrays["lengths"])
     lens = np.concatenate(lengths).astype(np.int64)
     frame_start = np.concatenate([[0], np.cumsum(lens + 1)[:-1]])
@@ -84,6 +86,7 @@ def load_sequences(roots: Sequence[str] | Sequence[Dataset],
         images=torch.from_numpy(np.concatenate(images)),
         joint_state=torch.from_numpy(np.concatenate(joint_state).astype(np.float32)),
         actions=torch.from_numpy(np.concatenate(actions).astype(np.float32)),
+        tool=np.concatenate(tool).astype(np.float32),
         frame_start=frame_start, step_start=step_start, lengths=lens,
         joint_names=list(first["robot"]["joint_names"]),
         control_period=float(first["control_period"]),

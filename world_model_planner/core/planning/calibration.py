@@ -18,14 +18,20 @@ executed action; the residual against the encoding of the real next observation 
 state alone) is scaled per latent dimension by its spread on one half of the episodes, and the
 thresholds are quantiles of the scores on the other half. A nominal step scores about 1; the
 re-ground threshold lets through all but 0.5% of nominal steps.
+
+The position loop's response to each command (core/tracking.py) is fitted and scored the same
+way, half against half, on the transitions where the tool stays clear of the floor.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
+from .. import tracking
+from ..config import ReachTaskConfig
 from ..model.batches import SequenceData
 from .planner import WorldModelBackend
 
@@ -33,6 +39,11 @@ REGROUND_QUANTILE = 0.995
 HOLD_QUANTILE = 0.9999
 HOLD_FACTOR = 3.0
 DISAGREEMENT_QUANTILE = 0.99
+# The reach task's goal clearance (task.min_tool_height): plans stay above it, so below it the
+# tool may be on the floor and the position loop is not free.
+TRACKING_MIN_TOOL_HEIGHT = ReachTaskConfig().min_tool_height
+
+log = logging.getLogger(__name__)
 
 
 def _episode_arrays(data: SequenceData, e: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -66,6 +77,46 @@ def transition_residuals(model: WorldModelBackend, data: SequenceData, episodes:
             "disagreement": np.concatenate(disagreement) if disagreement else np.zeros(0)}
 
 
+def _tracking_transitions(data: SequenceData, episodes: np.ndarray, min_tool_height: float
+                          ) -> tuple[np.ndarray, ...]:
+    """(qpos, qvel, delta, qpos_next) of the free-space transitions of `episodes`."""
+    j = len(data.joint_names)
+    js, actions = data.joint_state.numpy(), data.actions.numpy()
+    parts: list[tuple[np.ndarray, ...]] = []
+    for e in episodes:
+        f0, s0, n = int(data.frame_start[e]), int(data.step_start[e]), int(data.lengths[e])
+        free = tracking.free_space(data.tool[f0:f0 + n], data.tool[f0 + 1:f0 + n + 1],
+                                   min_tool_height)
+        state = js[f0:f0 + n + 1]
+        parts.append((state[:-1, :j][free], state[:-1, j:][free], actions[s0:s0 + n][free],
+                      state[1:, :j][free]))
+    return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def calibrate_tracking(data: SequenceData, first: np.ndarray, second: np.ndarray,
+                       min_tool_height: float = TRACKING_MIN_TOOL_HEIGHT
+                       ) -> dict[str, Any] | None:
+    """The meta.json "surprise.tracking" section: fitted on `first`, thresholds from `second`.
+
+    None (with a warning) when the episodes hold too few free-space transitions, e.g. a
+    recording without tool positions."""
+    try:
+        model = tracking.fit(*_tracking_transitions(data, first, min_tool_height),
+                             period=data.control_period, min_tool_height=min_tool_height)
+    except ValueError as exc:
+        log.warning("no push/collision check in the surprise monitor: %s", exc)
+        return None
+    q, v, delta, q_next = _tracking_transitions(data, second, min_tool_height)
+    scores = np.asarray(model.score(q, v, delta, q_next))
+    reground = float(np.quantile(scores, REGROUND_QUANTILE))
+    hold = max(float(np.quantile(scores, HOLD_QUANTILE)), HOLD_FACTOR * reground)
+    return {**model.to_meta(), "reground": reground, "hold": hold,
+            "held_out": {"transitions": int(len(scores)),
+                         "false_alarm_rate": float(np.mean(scores > reground)),
+                         "median_score": float(np.median(scores)),
+                         "spread_rad": model.scale.tolist()}}
+
+
 def calibrate(model: WorldModelBackend, data: SequenceData, episodes: np.ndarray
               ) -> dict[str, Any]:
     """The meta.json "surprise" section from held-out `episodes` of `data`."""
@@ -84,6 +135,7 @@ def calibrate(model: WorldModelBackend, data: SequenceData, episodes: np.ndarray
     hold = max(float(np.quantile(s_prop, HOLD_QUANTILE)), HOLD_FACTOR * proprio_reground)
     dis = np.concatenate([a["disagreement"], b["disagreement"]])
     return {
+        "tracking": calibrate_tracking(data, episodes[:half], episodes[half:]),
         "scale_full": scale_full.tolist(), "scale_proprio": scale_prop.tolist(),
         "reground": reground, "proprio_reground": proprio_reground, "hold": hold,
         "disagreement": float(np.quantile(dis, DISAGREEMENT_QUANTILE)) if len(dis) else None,

@@ -22,6 +22,7 @@ Everything the ROS node publishes in diagnostics comes back in :class:`StepResul
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -47,6 +48,7 @@ class StepResult:
     decision: str  # ok | camera_distrusted | reground | hold | no_goal | <hold reason>
     surprise: float = float("nan")
     proprio_surprise: float = float("nan")
+    tracking_surprise: float = float("nan")
     plan: Plan | None = None
     goal_tool: np.ndarray | None = None
     goal_joints: np.ndarray | None = None
@@ -68,7 +70,8 @@ class MPCController:
         self.planner = LatentPlanner(model, robot, cfg)
         self.filter = CommandFilter(limits or CommandLimits.from_robot(robot), control_period)
         self.monitor = (SurpriseMonitor(surprise, cfg.surprise.reground_scale,
-                                        cfg.surprise.hold_scale, cfg.surprise.hold_after)
+                                        cfg.surprise.hold_scale, cfg.surprise.hold_after,
+                                        cfg.surprise.tracking)
                         if surprise is not None and cfg.surprise.enabled else None)
         self.joints = robot.dof
         self.goal: Goal | None = None
@@ -76,6 +79,7 @@ class MPCController:
         self._goal_image_joints: np.ndarray | None = None  # proprio head on the goal image alone
         self._belief: np.ndarray | None = None
         self._executed: np.ndarray | None = None
+        self._commanded_from: tuple[np.ndarray, np.ndarray] | None = None  # (qpos, qvel)
         self._reset_pending = True
 
     # -- goals -----------------------------------------------------------------------------
@@ -146,10 +150,14 @@ class MPCController:
         latents = self.model.encode(np.stack(images), np.stack(states), np.stack(masks))
         z_full, z_image, z_prop = latents[0], latents[1], latents[2]
 
-        decision, s_full, s_prop = SURPRISE_OK, float("nan"), float("nan")
+        decision, s_full, s_prop, s_track = SURPRISE_OK, math.nan, math.nan, math.nan
         if self._belief is not None and self._executed is not None and self.monitor is not None:
             predicted = self.planner.predict_next(self._belief, self._executed)
-            report = self.monitor.assess(predicted, z_full, z_prop)
+            if self._commanded_from is not None:
+                q0, v0 = self._commanded_from
+                s_track = self.monitor.tracking_score(
+                    q0, v0, self._executed, qpos, float(self.robot.tool_positions(qpos)[2]))
+            report = self.monitor.assess(predicted, z_full, z_prop, s_track)
             decision, s_full, s_prop = report.decision, report.score, report.proprio_score
         if decision == SURPRISE_CAMERA:
             belief = z_prop
@@ -160,10 +168,12 @@ class MPCController:
         if decision == SURPRISE_HOLD:
             result = self.hold(qpos, SURPRISE_HOLD)
             result.surprise, result.proprio_surprise = s_full, s_prop
+            result.tracking_surprise = s_track
             return result
         if self.goal is None:
             result = self.hold(qpos, "no_goal")
             result.surprise, result.proprio_surprise = s_full, s_prop
+            result.tracking_surprise = s_track
             return result
 
         goal = self.goal
@@ -186,7 +196,8 @@ class MPCController:
         filtered = self.filter.filter(qpos + plan.action, qpos)
         self._belief = belief
         self._executed = (filtered.command - qpos).astype(np.float32)
-        return StepResult(filtered.command, filtered.held, decision, s_full, s_prop, plan,
+        self._commanded_from = (qpos, np.asarray(obs.qvel, dtype=np.float64))
+        return StepResult(filtered.command, filtered.held, decision, s_full, s_prop, s_track, plan,
                           goal.tool_position.copy(), None if goal.joints is None else
                           goal.joints.copy(), time.perf_counter() - started, filtered.reasons,
                           plan.terms)
