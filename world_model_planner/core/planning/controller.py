@@ -153,7 +153,7 @@ class MPCController:
         decision, s_full, s_prop, s_track = SURPRISE_OK, math.nan, math.nan, math.nan
         if self._belief is not None and self._executed is not None and self.monitor is not None:
             predicted = self.planner.predict_next(self._belief, self._executed)
-            if self._commanded_from is not None:
+            if self._commanded_from is not None and self.monitor.tracking is not None:
                 q0, v0 = self._commanded_from
                 s_track = self.monitor.tracking_score(
                     q0, v0, self._executed, qpos, float(self.robot.tool_positions(qpos)[2]))
