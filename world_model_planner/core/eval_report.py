@@ -168,6 +168,25 @@ def markdown(summary: Mapping[str, Any], cfg: Any, figures: Mapping[str, str],
     return "\n".join(lines)
 
 
+def _rounded(value: Any) -> Any:
+    """Floats to 6 significant digits: a 1 um final error or a 1 us latency is noise, and the
+    file is committed with every evaluation."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def results_json(summary: Mapping[str, Any], info: Mapping[str, Any],
+                 results: Sequence[EpisodeResult]) -> str:
+    """eval.json: summary and info indented for reading, then one line per episode."""
+    head = json.dumps({"summary": summary, "info": dict(info)}, indent=1, default=float)
+    lines = [json.dumps({k: _rounded(v) for k, v in r.__dict__.items()}, default=float)
+             for r in results]
+    return head[:-2] + ',\n "episodes": [\n  ' + ",\n  ".join(lines) + "\n ]\n}\n"
+
+
 def write(results: Sequence[EpisodeResult], summary: Mapping[str, Any], cfg: Any, out: Path,
           info: Mapping[str, Any], extra_figures: Mapping[str, Path] | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
@@ -178,9 +197,7 @@ def write(results: Sequence[EpisodeResult], summary: Mapping[str, Any], cfg: Any
     figures = {"success": "figures/eval_success.png", "errors": "figures/eval_final_error.png"}
     for key, path in (extra_figures or {}).items():
         figures[key] = Path(path).resolve().relative_to(out.resolve()).as_posix()
-    (out / "eval.json").write_text(json.dumps({"summary": summary, "info": dict(info),
-                                               "episodes": [r.__dict__ for r in results]},
-                                              indent=1, default=float))
+    (out / "eval.json").write_text(results_json(summary, info, results))
     path = out / "EVAL.md"
     path.write_text(markdown(summary, cfg, figures, info))
     return path
