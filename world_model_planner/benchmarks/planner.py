@@ -112,27 +112,47 @@ def matmul_peak(threads: int, size: int = 1536, repeats: int = 7) -> dict[str, f
             "numpy_gflops": best(lambda: a @ b), "size": size}
 
 
-def _observation(sim_cfg: SimulationConfig) -> tuple[Observation, np.ndarray, Any]:
+def _scene(sim_cfg: SimulationConfig) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The simulated arm (left open), a seeded start configuration and its goal image."""
     from ..core.sim.arm import ArmSim
     from ..core.sim.reach import ReachTask
 
     sim = ArmSim(sim_cfg.sim)
     task = ReachTask(sim, sim_cfg.task)
     start, goal = task.sample_episode(np.random.default_rng(0))
-    obs = sim.reset(start)
     goal_image = task.make_goal(goal).image
-    sim.close()
-    return obs, goal_image, sim.robot
+    return sim, start, goal_image
 
 
-def _step_latencies(controller: Any, obs: Observation, steps: int, warmup: int) -> np.ndarray:
-    for _ in range(warmup):
-        controller.step(obs)
-    out = np.empty(steps)
-    for i in range(steps):
+def _closed_loop(controller: Any, sim: Any, start: np.ndarray, count: int
+                 ) -> list[Observation]:
+    """Observations of `count` control steps with each command moving the simulated arm: what
+    the controller sees on a robot (real motion, so the surprise monitor runs its real checks)."""
+    controller.reset()
+    obs = sim.reset(start)
+    seen = []
+    for _ in range(count):
+        seen.append(obs)
+        obs = sim.step(controller.step(obs).command)
+    return seen
+
+
+def _step_latencies(controller: Any, observations: list[Observation], warmup: int
+                    ) -> np.ndarray:
+    """Seconds per control step, replaying recorded closed-loop observations to a fresh
+    controller. Replaying keeps the simulator's software renderer out of the timed process;
+    the fresh controller sends the recorded commands again, so the observations stay
+    consistent with them. Every measured step must have planned: a held step skips the
+    planner and would flatter the figure."""
+    out = np.empty(len(observations) - warmup)
+    for i, obs in enumerate(observations):
         t = time.perf_counter()
-        controller.step(obs)
-        out[i] = time.perf_counter() - t
+        result = controller.step(obs)
+        if i >= warmup:
+            out[i - warmup] = time.perf_counter() - t
+            if result.plan is None:
+                raise RuntimeError(f"bench: control step {i} did not plan ({result.decision}); "
+                                   "the measured latency would not be a planning step")
     return out
 
 
@@ -164,24 +184,32 @@ def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 20
     from ..core.planning.controller import MPCController
     from ..core.safety import SurpriseThresholds
 
-    obs, goal_image, robot = _observation(simulation)
+    sim, start, goal_image = _scene(simulation)
+    robot = sim.robot
+    obs = sim.reset(start)
     period = simulation.sim.control_period
 
+    models = {b: load_world_model(planner.model, dataclasses.replace(planner, backend=b), robot)
+              for b in ("onnx", "torch")}
+
     def controller_for(backend: str) -> Any:
-        cfg = dataclasses.replace(planner, backend=backend)
-        model = load_world_model(cfg.model, cfg, robot)
+        """A fresh controller (same weights): same optimiser seed, so the same commands."""
+        model = models[backend]
         surprise = model.meta.get("surprise")
-        c = MPCController(model, robot, cfg, period,
+        c = MPCController(model, robot, dataclasses.replace(planner, backend=backend), period,
                           surprise=SurpriseThresholds.from_meta(surprise) if surprise else None)
         c.set_goal_image(goal_image)
         return c
 
+    observations = _closed_loop(controller_for("onnx"), sim, start, warmup + steps)
+    sim.close()
+    ort_times = _step_latencies(controller_for("onnx"), observations, warmup)
+    replay = observations[:warmup + torch_steps]
+    torch_times = _step_latencies(controller_for("torch"), replay, warmup)
+    ort_again = _step_latencies(controller_for("onnx"), replay, warmup)  # same stretch of time
     ort_controller = controller_for("onnx")
-    ort_times = _step_latencies(ort_controller, obs, steps, warmup)
-    torch_controller = controller_for("torch")
-    torch_times = _step_latencies(torch_controller, obs, torch_steps, warmup)
-    ort_again = _step_latencies(ort_controller, obs, torch_steps, 0)  # same stretch of time
-    del torch_controller
+    ort_controller.step(obs)  # one step sets the goal latent the plans below are scored against
+    del models["torch"]
     gc.collect()
 
     latents = np.repeat(ort_controller.model.encode(
