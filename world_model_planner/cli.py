@@ -311,17 +311,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_cfg = cfg.load(cfg.TrainConfig, resolve(args.config, kind="train config"))
     if args.objective:
         train_cfg = dataclasses.replace(train_cfg, objective=args.objective)
-    optim = train_cfg.optim
-    if args.steps is not None:
-        optim = dataclasses.replace(optim, steps=args.steps)
-    if args.seed is not None:
-        optim = dataclasses.replace(optim, seed=args.seed)
-    if args.batch_size is not None:
-        optim = dataclasses.replace(optim, batch_size=args.batch_size)
-    if args.eval_every is not None:
-        optim = dataclasses.replace(optim, eval_every=args.eval_every)
-    if args.init_from is not None:
-        optim = dataclasses.replace(optim, init_from=args.init_from)
+    overrides = {key: getattr(args, key) for key in ("steps", "seed", "batch_size", "eval_every",
+                                                     "init_from", "horizon", "learning_rate")}
+    optim = dataclasses.replace(train_cfg.optim,
+                                **{k: v for k, v in overrides.items() if v is not None})
     train_cfg = cfg.from_dict(cfg.TrainConfig, cfg.to_dict(dataclasses.replace(
         train_cfg, optim=optim)), source="command line")
     result = train(args.data, args.out, train_cfg, resume=args.resume, progress=not args.quiet,
@@ -586,6 +579,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="override optim.seed")
     p.add_argument("--batch-size", type=int, default=None, help="override optim.batch_size")
     p.add_argument("--eval-every", type=int, default=None, help="override optim.eval_every")
+    p.add_argument("--horizon", type=int, default=None,
+                   help="override optim.horizon (imagined steps per training sequence)")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="override optim.learning_rate")
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
     p.add_argument("--init-from", default=None,
                    help="start from this training folder's weights (skips stage 1)")
