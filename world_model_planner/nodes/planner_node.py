@@ -120,7 +120,7 @@ class PlannerNode(LifecycleNode):
                 # The position-loop check is calibrated on steps where a command acts for one
                 # whole period before the joints are read (wmp collect, wmp eval). Here frames,
                 # joint states and the controller's updates run on their own clocks, and the
-                # check fired on a quarter of the steps of an undisturbed run (docs/SAFETY.md).
+                # check fired on 173 of 298 steps of an undisturbed make demo (docs/SAFETY.md).
                 self.get_logger().info("surprise.tracking (push check) is not used by the ROS "
                                        "node: its joint states are not synchronous with commands")
                 planner = dataclasses.replace(planner, surprise=dataclasses.replace(

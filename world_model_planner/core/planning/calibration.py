@@ -46,8 +46,13 @@ TRACKING_MIN_TOOL_HEIGHT = ReachTaskConfig().min_tool_height
 log = logging.getLogger(__name__)
 
 
+def _episode_span(data: SequenceData, e: int) -> tuple[int, int, int]:
+    """(first frame, first step, steps) of episode e."""
+    return int(data.frame_start[e]), int(data.step_start[e]), int(data.lengths[e])
+
+
 def _episode_arrays(data: SequenceData, e: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    f0, s0, n = int(data.frame_start[e]), int(data.step_start[e]), int(data.lengths[e])
+    f0, s0, n = _episode_span(data, e)
     return (data.images[f0:f0 + n + 1].numpy(), data.joint_state[f0:f0 + n + 1].numpy(),
             data.actions[s0:s0 + n].numpy())
 
@@ -84,7 +89,7 @@ def _tracking_transitions(data: SequenceData, episodes: np.ndarray, min_tool_hei
     js, actions = data.joint_state.numpy(), data.actions.numpy()
     parts: list[tuple[np.ndarray, ...]] = []
     for e in episodes:
-        f0, s0, n = int(data.frame_start[e]), int(data.step_start[e]), int(data.lengths[e])
+        f0, s0, n = _episode_span(data, e)
         free = tracking.free_space(data.tool[f0:f0 + n], data.tool[f0 + 1:f0 + n + 1],
                                    min_tool_height)
         state = js[f0:f0 + n + 1]

@@ -78,8 +78,8 @@ class MPCController:
         self._goal_image: np.ndarray | None = None
         self._goal_image_joints: np.ndarray | None = None  # proprio head on the goal image alone
         self._belief: np.ndarray | None = None
-        self._executed: np.ndarray | None = None
-        self._commanded_from: tuple[np.ndarray, np.ndarray] | None = None  # (qpos, qvel)
+        # The last command as sent: (qpos, qvel) it was planned from and its step (rad).
+        self._sent: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._reset_pending = True
 
     # -- goals -----------------------------------------------------------------------------
@@ -114,7 +114,7 @@ class MPCController:
     def reset(self) -> None:
         """Forget belief, plan and filter state (start, after e-stop, after a hold request)."""
         self._belief = None
-        self._executed = None
+        self._sent = None
         self._reset_pending = True
         self.planner.reset()
         if self.monitor is not None:
@@ -127,7 +127,7 @@ class MPCController:
             self._reset_pending = False
         result = self.filter.hold(qpos, reason)
         self._belief = None
-        self._executed = None
+        self._sent = None
         self.planner.reset()
         return StepResult(result.command, True, reason, filter_reasons=result.reasons)
 
@@ -151,12 +151,12 @@ class MPCController:
         z_full, z_image, z_prop = latents[0], latents[1], latents[2]
 
         decision, s_full, s_prop, s_track = SURPRISE_OK, math.nan, math.nan, math.nan
-        if self._belief is not None and self._executed is not None and self.monitor is not None:
-            predicted = self.planner.predict_next(self._belief, self._executed)
-            if self._commanded_from is not None and self.monitor.tracking is not None:
-                q0, v0 = self._commanded_from
+        if self._belief is not None and self._sent is not None and self.monitor is not None:
+            q0, v0, executed = self._sent
+            predicted = self.planner.predict_next(self._belief, executed)
+            if self.monitor.tracking is not None:
                 s_track = self.monitor.tracking_score(
-                    q0, v0, self._executed, qpos, float(self.robot.tool_positions(qpos)[2]))
+                    q0, v0, executed, qpos, float(self.robot.tool_positions(qpos)[2]))
             report = self.monitor.assess(predicted, z_full, z_prop, s_track)
             decision, s_full, s_prop = report.decision, report.score, report.proprio_score
         if decision == SURPRISE_CAMERA:
@@ -195,8 +195,8 @@ class MPCController:
                                  qpos=qpos)
         filtered = self.filter.filter(qpos + plan.action, qpos)
         self._belief = belief
-        self._executed = (filtered.command - qpos).astype(np.float32)
-        self._commanded_from = (qpos, np.asarray(obs.qvel, dtype=np.float64))
+        self._sent = (qpos, np.asarray(obs.qvel, dtype=np.float64),
+                      (filtered.command - qpos).astype(np.float32))
         return StepResult(filtered.command, filtered.held, decision, s_full, s_prop, s_track, plan,
                           goal.tool_position.copy(), None if goal.joints is None else
                           goal.joints.copy(), time.perf_counter() - started, filtered.reasons,
