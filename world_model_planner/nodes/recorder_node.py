@@ -43,7 +43,6 @@ from trajectory_msgs.msg import JointTrajectory
 
 from .. import graph
 from ..core.config import ConfigError, RecorderConfig
-from . import messages as m
 from .entry import run
 from .ros_params import declare_config
 
@@ -267,7 +266,12 @@ RECORD_SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
 RECORD_RELIABLE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
                                  reliability=ReliabilityPolicy.RELIABLE,
                                  durability=DurabilityPolicy.VOLATILE)
-RECORD_LATCHED_QOS = m.LATCHED_QOS
+# Transient local so a goal posed before the recorder started is still recorded, but a deep
+# queue on our side: the publishers keep only the last goal, and two goals posed within one
+# executor turn would otherwise overwrite each other here.
+RECORD_LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
+                                reliability=ReliabilityPolicy.RELIABLE,
+                                durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 TOPICS: tuple[tuple[str, type, QoSProfile], ...] = (
     (graph.JOINT_STATES, JointState, RECORD_RELIABLE_QOS),
