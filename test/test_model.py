@@ -154,6 +154,40 @@ def test_stage_one_can_be_shared_between_runs(tiny_data, tmp_path):
     assert summary["init_from"].endswith("best") and "pretrain" not in summary
 
 
+def test_fine_tune_can_re_teach_the_image_path_with_colour_jitter(tiny_data, trained, tmp_path):
+    before = json.loads((trained / "train_summary.json").read_text())
+    run = train([tiny_data], tmp_path / "ft", tiny_config(
+        steps=10, eval_every=10, init_from=str(trained), init_pretrain_steps=40,
+        colour_jitter=1.0), progress=False)
+    summary = json.loads((tmp_path / "ft" / "train_summary.json").read_text())
+    # Stage 1 ran on the loaded weights (its report is kept) and stage 2 followed.
+    assert summary["init_from"].endswith("best") and summary["pretrain"]["seconds"] > 0
+    assert run.steps == 10 and np.isfinite(summary["final_val"]["total"])
+    assert summary["pretrain"]["image_joint_mae"] < 2 * before["final_val"]["image_joint_mae"]
+
+
+def test_colour_jitter_recolours_frames_but_keeps_their_shapes():
+    from world_model_planner.core.model.objectives import colour_jitter
+
+    gen = torch.Generator().manual_seed(0)
+    frame = torch.zeros(1, 16, 16, 3, dtype=torch.uint8)
+    frame[:, 4:12, 6:10] = torch.tensor([200, 120, 40], dtype=torch.uint8)  # an orange bar
+    frame[:, :4] = 150  # a grey background band
+    frames = frame.expand(64, -1, -1, -1).contiguous()
+    assert torch.equal(colour_jitter(frames, 0.0, gen), frames)
+    out = colour_jitter(frames, 1.0, gen)
+    assert out.dtype == torch.uint8 and out.shape == frames.shape
+    # The colours vary from frame to frame: brighter and darker, other hues.
+    bar = out[:, 8, 8].float()
+    assert bar.sum(-1).max() > 1.15 * 360 and bar.sum(-1).min() < 0.8 * 360
+    assert len({int(c.argmax()) for c in bar}) >= 2
+    # Black stays black and the bar stays distinct from the background: only colours change.
+    assert int(out[:, 14, 1].max()) == 0
+    assert ((out[:, 8, 8].float() - out[:, 14, 1].float()).abs().sum(-1) > 30).all()
+    again = colour_jitter(frames, 1.0, torch.Generator().manual_seed(0))
+    assert torch.equal(again, colour_jitter(frames, 1.0, torch.Generator().manual_seed(0)))
+
+
 def test_checkpoints_are_safetensors_and_json_only(trained):
     files = {p.suffix for p in trained.rglob("*") if p.is_file()}
     assert files <= {".safetensors", ".json", ".png"}, files

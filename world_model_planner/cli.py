@@ -585,7 +585,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override optim.learning_rate")
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
     p.add_argument("--init-from", default=None,
-                   help="start from this training folder's weights (skips stage 1)")
+                   help="start from this training folder's weights (stage 1 then runs "
+                   "optim.init_pretrain_steps, 0 by default)")
     p.add_argument("--robot", default=None,
                    help="robot config of MCAP recordings in --data (default: the package arm)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")

@@ -595,12 +595,19 @@ class OptimConfig:
     patience: int = param(6, "validations without improvement before stopping", ge=1)
     threads: int = param(0, "torch CPU threads (0: all cores / processes)", ge=0)
     init_from: str = param("", "training folder to start from: its weights are loaded and "
-                           "stage 1 is skipped (fine-tuning, or several runs sharing stage 1)")
+                           "stage 1 runs for init_pretrain_steps instead of pretrain_steps "
+                           "(fine-tuning, or several runs sharing stage 1)")
     pretrain_steps: int = param(12000, "stage 1: steps teaching the encoder joint angles from "
                                 "images alone, before the world-model objectives", ge=0)
     pretrain_batch: int = param(128, "stage 1: frames per step", ge=1)
     pretrain_learning_rate: float = param(2e-3, "stage 1: peak learning rate", gt=0.0)
     image_shift: int = param(3, "random image shift augmentation (px, each way)", ge=0, le=16)
+    colour_jitter: float = param(0.0, "random per-frame colour changes seen by the online "
+                                 "encoder, 0 (off) to 1: hue turned by up to 0.35 of the wheel, "
+                                 "brightness x0.4-1.3, each channel x0.6-1.4 at 1",
+                                 ge=0.0, le=1.0)
+    init_pretrain_steps: int = param(0, "stage-1 steps run on the weights loaded by init_from "
+                                     "(adapts the image path to new data before stage 2)", ge=0)
     cnn_learning_rate_scale: float = param(0.3, "stage 2: learning rate of the convolutions "
                                            "relative to the rest (keeps what stage 1 learned)",
                                            ge=0.0, le=1.0)

@@ -27,6 +27,8 @@ They differ in what shapes the latent:
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -63,6 +65,34 @@ def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> 
     return out.to(torch.uint8)
 
 
+def colour_jitter(images: torch.Tensor, strength: float, generator: torch.Generator
+                  ) -> torch.Tensor:
+    """Recolour each uint8 frame (N,H,W,3) at random: hue, brightness and channel gains.
+
+    Lights dim and change colour, arms are painted differently; the frames of one training run
+    show only the looks its episodes drew. A per-frame colour transform (a rotation of RGB space
+    about the grey axis, then per-channel gains and a brightness scale) gives the encoder an
+    endless supply of new looks of the same pose, so it learns to read the pose from shape."""
+    if strength <= 0:
+        return images
+    n = images.shape[0]
+    u = torch.rand(n, 5, generator=generator) * 2.0 - 1.0  # uniform in [-1, 1]
+    angle = u[:, 0] * strength * 0.35 * 2.0 * math.pi
+    axis = torch.full((3,), 1.0 / math.sqrt(3.0))
+    cross = torch.tensor([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]],
+                          [-axis[1], axis[0], 0.0]])
+    outer = torch.outer(axis, axis)
+    c, s = torch.cos(angle)[:, None, None], torch.sin(angle)[:, None, None]
+    rotation = c * torch.eye(3) + s * cross + (1.0 - c) * outer  # (N,3,3), Rodrigues
+    gains = 1.0 + 0.4 * strength * u[:, 1:4]  # (N,3)
+    # brightness: 1 at u=0, 1 - 0.6 s at u=-1, 1 + 0.3 s at u=1
+    brightness = 1.0 + strength * torch.where(u[:, 4] < 0, 0.6 * u[:, 4], 0.3 * u[:, 4])
+    matrix = rotation * (gains * brightness[:, None])[:, :, None]  # row i scaled by gain i
+    pixels = images.reshape(n, -1, 3).float()
+    out = torch.bmm(pixels, matrix.transpose(1, 2)).reshape(images.shape)
+    return out.clamp_(0.0, 255.0).round_().to(torch.uint8)
+
+
 def vicreg(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Variance hinge (std of every dimension >= 1) and off-diagonal covariance penalty."""
     z = z - z.mean(dim=0)
@@ -88,7 +118,9 @@ def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, 
     mask.view(b, length, 2)[:, 0] = torch.where(  # rollouts start from the full observation
         torch.rand(b, 1, generator=generator) < 0.7, 1.0, mask.view(b, length, 2)[:, 0])
     shift = o.image_shift if model.training else 0  # validation sees frames as they are
-    z_online = model.encoder(random_shift(images, shift, generator), joint_state, mask)
+    jitter = o.colour_jitter if model.training else 0.0
+    z_online = model.encoder(colour_jitter(random_shift(images, shift, generator), jitter,
+                                           generator), joint_state, mask)
     with torch.no_grad():
         if cfg.objective == "jepa":
             assert target_encoder is not None
@@ -155,12 +187,13 @@ def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, 
 
 
 def pose_loss(model: WorldModel, images: torch.Tensor, joint_state: torch.Tensor,
-              shift: int, generator: torch.Generator) -> torch.Tensor:
+              shift: int, generator: torch.Generator, jitter: float = 0.0) -> torch.Tensor:
     """Stage 1: joint angles from the image alone (the path a goal image takes)."""
     j = model.joints
     mask = torch.zeros(len(images), 2)
     mask[:, IMAGE] = 1.0
-    z = model.encoder(random_shift(images, shift, generator), torch.zeros_like(joint_state), mask)
+    seen = colour_jitter(random_shift(images, shift, generator), jitter, generator)
+    z = model.encoder(seen, torch.zeros_like(joint_state), mask)
     target = model.proprio_head.normalizer(joint_state)[:, :j]
     return F.mse_loss(model.proprio_head.normalized(z)[:, :j], target)
 

@@ -155,7 +155,8 @@ def _average_gradients(params: list[nn.Parameter], world: int) -> None:
 
 def pretrain_encoder(model: WorldModel, seq: Any, train_frames: torch.Tensor,
                      val_frames: torch.Tensor, cfg: TrainConfig, rng: np.random.Generator,
-                     gen: torch.Generator, world: int, progress: bool) -> dict[str, float]:
+                     gen: torch.Generator, world: int, progress: bool, steps: int
+                     ) -> dict[str, float]:
     """Stage 1: teach the encoder's image path joint angles, the skill goal images rely on.
 
     Pixels carry the arm's pose only through a small part of the frame, and inside the full
@@ -169,17 +170,18 @@ def pretrain_encoder(model: WorldModel, seq: Any, train_frames: torch.Tensor,
     started = time.perf_counter()
     params = list(model.encoder.parameters()) + list(model.proprio_head.parameters())
     optimizer = torch.optim.AdamW(params, lr=o.pretrain_learning_rate, weight_decay=o.weight_decay)
-    bar = tqdm(total=o.pretrain_steps, desc="stage 1: joint angles from images", unit="step",
+    bar = tqdm(total=steps, desc="stage 1: joint angles from images", unit="step",
                file=sys.stderr, disable=not progress, smoothing=0.05)
     running = float("nan")
-    for step in range(o.pretrain_steps):
+    for step in range(steps):
         lr = o.pretrain_learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(
-            math.pi * step / max(1, o.pretrain_steps))))
+            math.pi * step / max(1, steps))))
         for group in optimizer.param_groups:
             group["lr"] = lr
         pick = train_frames[torch.from_numpy(rng.integers(0, len(train_frames),
                                                           size=o.pretrain_batch))]
-        loss = pose_loss(model, seq.images[pick], seq.joint_state[pick], o.image_shift, gen)
+        loss = pose_loss(model, seq.images[pick], seq.joint_state[pick], o.image_shift, gen,
+                         o.colour_jitter)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         _average_gradients(params, world)
@@ -287,6 +289,7 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
         if "pretrain" in state:
             meta["pretrain"] = state["pretrain"]
 
+    stage1 = 0
     if step == 0 and o.init_from:
         from ..export import checkpoint_folder
 
@@ -295,9 +298,12 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
         meta["init_from"] = str(source.resolve())
         if target is not None:
             target.load_state_dict(model.encoder.state_dict())
-    elif step == 0 and o.pretrain_steps > 0:
+        stage1 = o.init_pretrain_steps
+    elif step == 0:
+        stage1 = o.pretrain_steps
+    if stage1 > 0:
         meta["pretrain"] = pretrain_encoder(model, seq, frames, val_frames, cfg, np_rng, gen,
-                                            world, progress and rank == 0)
+                                            world, progress and rank == 0, stage1)
         if rank == 0:
             print(f"stage 1 done: image-only joint error {meta['pretrain']['image_joint_mae']:.3f}"
                   " rad on validation frames", file=sys.stderr)
