@@ -147,3 +147,33 @@ def test_shipped_model_regrounds_when_the_arm_is_pushed():
     # Step 4 sees the first pushed period: the latents barely notice, the position loop does.
     assert results[4].decision == SURPRISE_REGROUND
     assert results[4].tracking_surprise > controller.monitor.tracking_reground
+
+
+def test_the_controller_says_which_joint_state_it_expects_next():
+    """predicted_joint_state is the monitor's expectation in joint terms: after each planned
+    step of an undisturbed loop the arm arrives close to it."""
+    from scenes import reach_episode
+
+    from world_model_planner.core.config import PlannerConfig
+    from world_model_planner.core.planning.controller import MPCController
+    from world_model_planner.core.robot import Robot
+    from world_model_planner.core.runtime import DEFAULT_MODEL, OnnxWorldModel
+
+    model = OnnxWorldModel(DEFAULT_MODEL, providers="cpu")
+    sim, task, obs, goal = reach_episode(5)
+    try:
+        controller = MPCController(model, Robot.load(), PlannerConfig(model=str(DEFAULT_MODEL)),
+                                   0.1, surprise=SurpriseThresholds.from_meta(
+                                       model.meta["surprise"]))
+        controller.set_goal_image(goal.image)
+        assert controller.predicted_joint_state() is None  # nothing planned yet
+        errors = []
+        for _ in range(6):
+            result = controller.step(obs)
+            expected = controller.predicted_joint_state()
+            assert expected is not None and expected.shape == (8,)
+            obs = sim.step(result.command)
+            errors.append(np.abs(expected[:4] - obs.qpos))
+    finally:
+        sim.close()
+    assert float(np.mean(errors)) < 0.1, np.round(errors, 3)

@@ -131,6 +131,16 @@ class MPCController:
         self.planner.reset()
         return StepResult(result.command, True, reason, filter_reasons=result.reasons)
 
+    def predicted_joint_state(self) -> np.ndarray | None:
+        """Joint positions and velocities the model expects at the next observation.
+
+        What the surprise monitor's prediction means in joint terms, for diagnosing false alarms
+        (bench/actuation_delay.py); None until a command has been planned."""
+        if self._belief is None or self._sent is None:
+            return None
+        latent = self.planner.predict_next(self._belief, self._sent[2])
+        return self.model.proprio(np.asarray(latent, np.float32).reshape(1, -1))[0]
+
     def step(self, obs: Observation) -> StepResult:
         started = time.perf_counter()
         qpos = np.asarray(obs.qpos, dtype=np.float64)
