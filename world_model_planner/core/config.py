@@ -536,6 +536,10 @@ class CollectConfig:
 
     exploration: ExplorationConfig = param(ExplorationConfig(), "exploration policy")
     randomization: RandomizationConfig = param(RandomizationConfig(), "scene variation")
+    actuation_delay: tuple[float, float] = param(
+        (0.0, 0.0), "range (s) from which each episode draws how late its commands act: the "
+        "previous command holds for that long at the start of every period, as behind a ROS "
+        "node's planning time and servo tick (README, 'Where it fails')", ge=0.0)
     episodes_per_shard: int = param(20, "episodes per shard file", ge=1)
     compression: int = param(6, "zlib level for shards (0 store .. 9 smallest)", ge=0, le=9)
 

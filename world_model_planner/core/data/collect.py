@@ -96,6 +96,12 @@ class EpisodeCollector:
         from ..sim.arm import ArmSim
         from ..sim.reach import ReachTask
 
+        low, high = config.actuation_delay
+        period = simulation.sim.control_period
+        if not 0.0 <= low <= high < period:
+            raise cfgmod.ConfigError(
+                f"actuation_delay {list(config.actuation_delay)} must be [low, high] with "
+                f"0 <= low <= high < control_period ({period} s); fix it in the collect config")
         self.simulation = simulation
         self.config = config
         self.sim = ArmSim(simulation.sim)
@@ -116,6 +122,15 @@ class EpisodeCollector:
         policy = ExplorationPolicy(cfg.exploration, self.bound, self.explore_lower,
                                    self.explore_upper, task.sample_configuration, rng)
         steps = self.simulation.task.episode_steps
+        # A stream of its own, so episodes without a delay stay the same as before the option.
+        low, high = cfg.actuation_delay
+        delay_steps = 0
+        if high > 0:
+            delay = np.random.default_rng([seed, 1]).uniform(low, high)
+            delay_steps = int(round(delay / self.simulation.sim.physics_timestep))
+        period_steps = int(round(self.simulation.sim.control_period
+                                 / self.simulation.sim.physics_timestep))
+        previous = obs.qpos.copy()  # the arm holds its start pose before the first command
         images = [obs.image]
         qpos, qvel, tool, stamps = [obs.qpos], [obs.qvel], [sim.tool_position()], [obs.stamp]
         actions, commands = [], []
@@ -123,7 +138,14 @@ class EpisodeCollector:
             command = np.clip(obs.qpos + policy.act(obs.qpos), self.lower, self.upper)
             actions.append(command - obs.qpos)
             commands.append(command)
-            obs = sim.step(command)
+            if delay_steps > 0:
+                dt = self.simulation.sim.physics_timestep
+                sim.advance(previous, delay_steps * dt)
+                sim.advance(command, (period_steps - delay_steps) * dt)
+                obs = sim.observe()
+            else:
+                obs = sim.step(command)
+            previous = command
             images.append(obs.image)
             qpos.append(obs.qpos)
             qvel.append(obs.qvel)
