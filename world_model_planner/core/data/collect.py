@@ -123,13 +123,12 @@ class EpisodeCollector:
                                    self.explore_upper, task.sample_configuration, rng)
         steps = self.simulation.task.episode_steps
         # A stream of its own, so episodes without a delay stay the same as before the option.
+        # Whole physics steps, so the delayed and the on-time part add up to one period.
         low, high = cfg.actuation_delay
-        delay_steps = 0
+        dt, period = self.simulation.sim.physics_timestep, self.simulation.sim.control_period
+        delay = 0.0
         if high > 0:
-            delay = np.random.default_rng([seed, 1]).uniform(low, high)
-            delay_steps = int(round(delay / self.simulation.sim.physics_timestep))
-        period_steps = int(round(self.simulation.sim.control_period
-                                 / self.simulation.sim.physics_timestep))
+            delay = round(np.random.default_rng([seed, 1]).uniform(low, high) / dt) * dt
         previous = obs.qpos.copy()  # the arm holds its start pose before the first command
         images = [obs.image]
         qpos, qvel, tool, stamps = [obs.qpos], [obs.qvel], [sim.tool_position()], [obs.stamp]
@@ -138,10 +137,9 @@ class EpisodeCollector:
             command = np.clip(obs.qpos + policy.act(obs.qpos), self.lower, self.upper)
             actions.append(command - obs.qpos)
             commands.append(command)
-            if delay_steps > 0:
-                dt = self.simulation.sim.physics_timestep
-                sim.advance(previous, delay_steps * dt)
-                sim.advance(command, (period_steps - delay_steps) * dt)
+            if delay > 0:
+                sim.advance(previous, delay)
+                sim.advance(command, period - delay)
                 obs = sim.observe()
             else:
                 obs = sim.step(command)

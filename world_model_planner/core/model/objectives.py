@@ -93,6 +93,12 @@ def colour_jitter(images: torch.Tensor, strength: float, generator: torch.Genera
     return out.clamp_(0.0, 255.0).round_().to(torch.uint8)
 
 
+def augment(images: torch.Tensor, shift: int, jitter: float, generator: torch.Generator
+            ) -> torch.Tensor:
+    """What the online encoder sees in training: shifted, then recoloured frames."""
+    return colour_jitter(random_shift(images, shift, generator), jitter, generator)
+
+
 def vicreg(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Variance hinge (std of every dimension >= 1) and off-diagonal covariance penalty."""
     z = z - z.mean(dim=0)
@@ -119,8 +125,7 @@ def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, 
         torch.rand(b, 1, generator=generator) < 0.7, 1.0, mask.view(b, length, 2)[:, 0])
     shift = o.image_shift if model.training else 0  # validation sees frames as they are
     jitter = o.colour_jitter if model.training else 0.0
-    z_online = model.encoder(colour_jitter(random_shift(images, shift, generator), jitter,
-                                           generator), joint_state, mask)
+    z_online = model.encoder(augment(images, shift, jitter, generator), joint_state, mask)
     with torch.no_grad():
         if cfg.objective == "jepa":
             assert target_encoder is not None
@@ -192,8 +197,8 @@ def pose_loss(model: WorldModel, images: torch.Tensor, joint_state: torch.Tensor
     j = model.joints
     mask = torch.zeros(len(images), 2)
     mask[:, IMAGE] = 1.0
-    seen = colour_jitter(random_shift(images, shift, generator), jitter, generator)
-    z = model.encoder(seen, torch.zeros_like(joint_state), mask)
+    z = model.encoder(augment(images, shift, jitter, generator), torch.zeros_like(joint_state),
+                      mask)
     target = model.proprio_head.normalizer(joint_state)[:, :j]
     return F.mse_loss(model.proprio_head.normalized(z)[:, :j], target)
 
