@@ -60,6 +60,7 @@ def model_flops(meta: dict[str, Any], samples: int, iterations: int) -> dict[str
     for cout in m["cnn_channels"]:
         hh, ww = (hh + 1) // 2, (ww + 1) // 2
         conv += 2.0 * cin * cout * 16 * hh * ww
+        conv += m.get("cnn_blocks", 0) * 2.0 * cout * cout * 9 * hh * ww
         cin = cout
     fc = 2.0 * (cin * hh * ww * m["image_features"] + 2 * j * m["proprio_features"]
                 + m["proprio_features"] ** 2)

@@ -558,6 +558,8 @@ class ModelConfig:
     dynamics_hidden: int = param(128, "hidden units of each dynamics member", ge=8)
     dynamics_layers: int = param(2, "hidden layers of each dynamics member", ge=1, le=8)
     head_hidden: int = param(128, "hidden units of the proprio head", ge=8)
+    cnn_blocks: int = param(0, "3x3 residual convolutions after each stride-2 convolution: a "
+                            "deeper image path at the same parameter budget", ge=0, le=4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -598,6 +600,8 @@ class OptimConfig:
     val_batches: int = param(8, "batches per validation", ge=1)
     patience: int = param(6, "validations without improvement before stopping", ge=1)
     threads: int = param(0, "torch CPU threads (0: all cores / processes)", ge=0)
+    device: str = param("auto", "where to train: auto (cuda when PyTorch sees a GPU), cpu, "
+                        "cuda, or cuda:N")
     init_from: str = param("", "training folder to start from: its weights are loaded and "
                            "stage 1 runs for init_pretrain_steps instead of pretrain_steps "
                            "(fine-tuning, or several runs sharing stage 1)")
@@ -687,6 +691,9 @@ class PlannerConfig:
     backend: Literal["onnx", "torch"] = param("onnx", "inference engine")
     providers: str = param("auto", "ONNX Runtime providers: auto, or a list like cuda,cpu")
     threads: int = param(0, "inference threads (0: runtime default)", ge=0)
+    torch_device: str = param("cpu", "backend torch only: cpu, cuda or cuda:N")
+    cuda_graphs: bool = param(True, "backend torch on a GPU: replay each network call as a "
+                              "captured CUDA graph (a few launches instead of dozens)")
     horizon: int = param(8, "imagined steps per plan (must equal the model's horizon)", ge=1)
     optimizer: OptimizerConfig = param(OptimizerConfig(), "CEM / MPPI settings")
     cost: CostWeights = param(CostWeights(), "cost terms")

@@ -52,8 +52,9 @@ def save(folder: str | Path, model: torch.nn.Module, state: dict[str, Any],
          extra_tensors: dict[str, torch.Tensor] | None = None) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    tensors.update({f"extra.{k}": v.contiguous() for k, v in (extra_tensors or {}).items()})
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    tensors.update({f"extra.{k}": v.detach().cpu().contiguous()
+                    for k, v in (extra_tensors or {}).items()})
     _atomic(folder / MODEL_FILE, lambda p: save_file(tensors, str(p)))
     if optimizer is not None:
         flat, layout = flatten_optimizer(optimizer)
@@ -93,7 +94,7 @@ def flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch
     for pid, pstate in sd["state"].items():
         for key, value in pstate.items():
             tensor = value if torch.is_tensor(value) else torch.tensor(value)
-            flat[f"{pid}.{key}"] = tensor.detach().contiguous().clone()
+            flat[f"{pid}.{key}"] = tensor.detach().cpu().contiguous().clone()
     return flat, {"param_groups": sd["param_groups"]}
 
 

@@ -65,6 +65,19 @@ class Normalizer(nn.Module):
         return x * self.std + self.mean
 
 
+class ResidualConv(nn.Module):
+    """x + SiLU(GN(conv3x3(x))): depth for the image path without another downsampling."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm = nn.GroupNorm(min(8, channels), channels)
+        self.act = nn.SiLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.act(self.norm(self.conv(x)))
+
+
 class Encoder(nn.Module):
     """(image uint8 (B,H,W,3), joint_state (B,2J), modality (B,2)) -> latent (B,D)."""
 
@@ -76,6 +89,7 @@ class Encoder(nn.Module):
         for cout in c:  # GroupNorm: roughly twice as fast to learn joint angles from pixels
             convs += [nn.Conv2d(cin, cout, 4, stride=2, padding=1),
                       nn.GroupNorm(min(8, cout), cout), nn.SiLU()]
+            convs += [ResidualConv(cout) for _ in range(cfg.cnn_blocks)]
             cin = cout
         self.cnn = nn.Sequential(*convs)
         h, w = image_hw

@@ -54,13 +54,14 @@ def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator) -> 
     if pad <= 0:
         return images
     n, h, w, _ = images.shape
+    dev = images.device
     padded = torch.nn.functional.pad(images.permute(0, 3, 1, 2).float(), (pad,) * 4,
                                      mode="replicate")
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h)[None, :])[:, :, None].expand(n, h, w)
-    cols = (dx[:, None] + torch.arange(w)[None, :])[:, None, :].expand(n, h, w)
-    idx = torch.arange(n)[:, None, None].expand(n, h, w)
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
+    rows = (dy[:, None] + torch.arange(h, device=dev)[None, :])[:, :, None].expand(n, h, w)
+    cols = (dx[:, None] + torch.arange(w, device=dev)[None, :])[:, None, :].expand(n, h, w)
+    idx = torch.arange(n, device=dev)[:, None, None].expand(n, h, w)
     out = padded.permute(0, 2, 3, 1)[idx, rows, cols]
     return out.to(torch.uint8)
 
@@ -88,6 +89,7 @@ def colour_jitter(images: torch.Tensor, strength: float, generator: torch.Genera
     # brightness: 1 at u=0, 1 - 0.6 s at u=-1, 1 + 0.3 s at u=1
     brightness = 1.0 + strength * torch.where(u[:, 4] < 0, 0.6 * u[:, 4], 0.3 * u[:, 4])
     matrix = rotation * (gains * brightness[:, None])[:, :, None]  # row i scaled by gain i
+    matrix = matrix.to(images.device)  # drawn on the CPU generator: same looks on any device
     pixels = images.reshape(n, -1, 3).float()
     out = torch.bmm(pixels, matrix.transpose(1, 2)).reshape(images.shape)
     return out.clamp_(0.0, 255.0).round_().to(torch.uint8)
@@ -116,13 +118,15 @@ def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, 
     w, o = cfg.loss, cfg.optim
     b, length = batch.images.shape[:2]
     horizon = length - 1
+    dev = batch.images.device  # random draws come from the CPU generator, then move here
     images = batch.images.reshape(b * length, *batch.images.shape[2:])
     joint_state = batch.joint_state.reshape(b * length, -1)
-    full = torch.ones(b * length, 2)
+    full = torch.ones(b * length, 2, device=dev)
 
     mask = modality_masks(b * length, o.image_dropout, o.proprio_dropout, generator)
     mask.view(b, length, 2)[:, 0] = torch.where(  # rollouts start from the full observation
         torch.rand(b, 1, generator=generator) < 0.7, 1.0, mask.view(b, length, 2)[:, 0])
+    mask = mask.to(dev)
     shift = o.image_shift if model.training else 0  # validation sees frames as they are
     jitter = o.colour_jitter if model.training else 0.0
     z_online = model.encoder(augment(images, shift, jitter, generator), joint_state, mask)
@@ -138,10 +142,10 @@ def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, 
     imagined = model.dynamics.rollout(z_online_seq[:, 0], batch.actions)  # (K,B,H,D)
     k = imagined.shape[0]
     discount = w.discount ** torch.arange(horizon, dtype=torch.float32)
-    discount = discount / discount.sum()
+    discount = (discount / discount.sum()).to(dev)
     keep = (torch.rand(k, b, generator=generator) < o.member_keep).float()
     keep[:, keep.sum(0) == 0] = 1.0  # every sequence trains at least one member
-    keep = keep / keep.mean()
+    keep = (keep / keep.mean()).to(dev)
 
     def over_time(err: torch.Tensor) -> torch.Tensor:  # err (K,B,H) -> scalar
         return ((err * discount).sum(-1) * keep).mean()
@@ -168,15 +172,15 @@ def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, 
         parts.update(variance=variance, covariance=covariance)
         total = total + w.variance * variance + w.covariance * covariance
         # The decoder only learns to show latents; its gradient never reaches the encoder.
-        first = torch.arange(b) * length
+        first = torch.arange(b, device=dev) * length
         recon = F.mse_loss(model.decoder(z_online[first].detach()), target_pixels[first])
         parts["reconstruction"] = recon
         total = total + recon
     else:
         # Pixels of the rollout start and of every imagined step (one member per sequence).
-        first = torch.arange(b) * length
-        member = torch.randint(0, k, (b,), generator=generator)
-        picked = imagined[member, torch.arange(b)].reshape(b * horizon, -1)  # (B*H, D)
+        first = torch.arange(b, device=dev) * length
+        member = torch.randint(0, k, (b,), generator=generator).to(dev)
+        picked = imagined[member, torch.arange(b, device=dev)].reshape(b * horizon, -1)
         decoded = model.decoder(torch.cat([z_online[first], picked]))
         pixels = target_pixels.view(b, length, *target_pixels.shape[1:])
         wanted = torch.cat([pixels[:, 0], pixels[:, 1:].reshape(b * horizon,
@@ -186,16 +190,16 @@ def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, 
         if w.latent_l2 > 0:
             parts["latent_l2"] = (z_online ** 2).mean()
             total = total + w.latent_l2 * parts["latent_l2"]
-    metrics = {name: float(v.detach()) for name, v in parts.items()}
-    metrics["total"] = float(total.detach())
-    return total, metrics
+    names = [*parts, "total"]  # one device-to-host copy for all of them
+    values = torch.stack([*(v.detach() for v in parts.values()), total.detach()]).tolist()
+    return total, dict(zip(names, values))
 
 
 def pose_loss(model: WorldModel, images: torch.Tensor, joint_state: torch.Tensor,
               shift: int, generator: torch.Generator, jitter: float = 0.0) -> torch.Tensor:
     """Stage 1: joint angles from the image alone (the path a goal image takes)."""
     j = model.joints
-    mask = torch.zeros(len(images), 2)
+    mask = torch.zeros(len(images), 2, device=images.device)
     mask[:, IMAGE] = 1.0
     z = model.encoder(augment(images, shift, jitter, generator), torch.zeros_like(joint_state),
                       mask)

@@ -72,11 +72,32 @@ class _Objective(nn.Module):
                                 self.cfg, generator)
 
 
-def _distributed() -> tuple[int, int]:
+def training_device(setting: str) -> torch.device:
+    """optim.device as a torch device; under torchrun each process takes its LOCAL_RANK's GPU."""
+    if setting == "auto":
+        setting = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(setting)
+    except RuntimeError as exc:
+        raise cfgmod.ConfigError(f"optim.device: '{setting}' is not a device; use auto, cpu, "
+                                 "cuda or cuda:N") from exc
+    if device.type not in ("cpu", "cuda"):
+        raise cfgmod.ConfigError(f"optim.device: '{setting}': training runs on cpu or cuda")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise cfgmod.ConfigError("optim.device: cuda asked for, but this PyTorch sees no GPU "
+                                     f"(torch {torch.__version__}); set optim.device: cpu")
+        if device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
+
+
+def _distributed(device: torch.device) -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        torch.distributed.init_process_group(backend)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     rank = torch.distributed.get_rank() if world > 1 else 0
     return rank, world
 
@@ -135,7 +156,7 @@ def plot_history(history: list[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-RESUME_MAY_CHANGE = ("steps", "eval_every", "patience", "val_batches", "threads")
+RESUME_MAY_CHANGE = ("steps", "eval_every", "patience", "val_batches", "threads", "device")
 
 
 def _resumable(config: dict[str, Any]) -> dict[str, Any]:
@@ -180,6 +201,7 @@ def pretrain_encoder(model: WorldModel, seq: Any, train_frames: torch.Tensor,
             group["lr"] = lr
         pick = train_frames[torch.from_numpy(rng.integers(0, len(train_frames),
                                                           size=o.pretrain_batch))]
+        pick = pick.to(seq.images.device)
         loss = pose_loss(model, seq.images[pick], seq.joint_state[pick], o.image_shift, gen,
                          o.colour_jitter)
         optimizer.zero_grad(set_to_none=True)
@@ -200,8 +222,8 @@ def pretrain_encoder(model: WorldModel, seq: Any, train_frames: torch.Tensor,
 def image_joint_error(model: WorldModel, seq: Any, frames: torch.Tensor) -> dict[str, float]:
     """Mean |joint error| (rad) of the proprio head on image-only encodings of `frames`."""
     j = model.joints
-    frames = frames[:: max(1, len(frames) // 2000)]
-    mask = torch.tensor([[1.0, 0.0]]).expand(len(frames), 2)
+    frames = frames[:: max(1, len(frames) // 2000)].to(seq.images.device)
+    mask = torch.tensor([[1.0, 0.0]], device=seq.images.device).expand(len(frames), 2)
     js = seq.joint_state[frames]
     z = torch.cat([model.encoder(seq.images[frames[i:i + 500]], torch.zeros_like(js[i:i + 500]),
                                  mask[i:i + 500]) for i in range(0, len(frames), 500)])
@@ -219,8 +241,13 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
     """Fit the model on dataset folders (or recorder MCAP folders of `robot`)."""
     from tqdm import tqdm
 
-    rank, world = _distributed()
     o = cfg.optim
+    device = training_device(o.device)
+    rank, world = _distributed(device)
+    if device.type == "cuda":  # TF32 matmuls and tuned convolutions: fast, not bit-reproducible
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
     torch.set_num_threads(o.threads or max(1, (os.cpu_count() or 1) // world))
     torch.manual_seed(o.seed)
     np_rng = np.random.default_rng([o.seed, rank])
@@ -230,6 +257,8 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
         out.mkdir(parents=True, exist_ok=True)
 
     seq = load_sequences([str(d) for d in data], robot)
+    seq.images, seq.joint_state, seq.actions = (  # batches are gathered where they are used
+        t.to(device) for t in (seq.images, seq.joint_state, seq.actions))
     train_eps, val_eps = split_episodes(seq.episodes, o.val_fraction, o.seed)
     train_sampler = SequenceSampler(seq, train_eps, o.horizon, np_rng)
     val_sampler = SequenceSampler(seq, val_eps if len(val_eps) else train_eps, o.horizon,
@@ -242,11 +271,11 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
 
     frames = frames_of(train_eps)
     val_frames = frames_of(val_eps) if len(val_eps) else frames
-    js = seq.joint_state[frames]
+    js = seq.joint_state[frames.to(device)].cpu()
     joints = len(seq.joint_names)
     model = build_model(cfg, seq.image_hw, joints)
     model.set_statistics(js.mean(0), js.std(0), torch.tensor(seq.action_bound, dtype=torch.float32))
-    model.to(memory_format=torch.channels_last)  # NHWC frames permuted to NCHW already are
+    model.to(device, memory_format=torch.channels_last)  # NHWC frames permuted to NCHW are
     target = copy.deepcopy(model.encoder).requires_grad_(False) if cfg.objective == "jepa" else None
     objective = _Objective(model, target, cfg)
     cnn = list(model.encoder.cnn.parameters())
@@ -263,6 +292,7 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
         "data": [str(Path(d).resolve()) for d in data], "data_digest": seq.digest,
         "train_episodes": int(len(train_eps)), "val_episodes": int(len(val_eps)),
         "train_frames": int(len(frames)), "world_size": world,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "created_with": f"world_model_planner {__version__}",
     }
     step, history, best_val, best_step, bad_evals, elapsed = 0, [], math.inf, 0, 0, 0.0
@@ -311,7 +341,8 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
             target.load_state_dict(model.encoder.state_dict())
     wrapped: nn.Module = objective
     if world > 1:
-        wrapped = nn.parallel.DistributedDataParallel(objective)
+        wrapped = nn.parallel.DistributedDataParallel(
+            objective, device_ids=[device.index] if device.type == "cuda" else None)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, cfg),
                                                   last_epoch=step - 1 if step else -1)
     bar = tqdm(total=o.steps, initial=step, desc=f"train {cfg.objective}", unit="step",
