@@ -187,6 +187,44 @@ def test_torch_backend_computes_what_onnx_computes(model):
         np.testing.assert_allclose(x, y, atol=1e-4)
 
 
+def test_torch_backend_on_a_gpu_replays_cuda_graphs_that_compute_what_eager_does(model):
+    import torch
+
+    from world_model_planner.core.planning.torch_backend import TorchWorldModel
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU (run on a GPU machine: pytest -k cuda_graphs)")
+    eager = TorchWorldModel(MODEL, device="cuda", cuda_graphs=False)
+    graphed = TorchWorldModel(MODEL, device="cuda")
+    assert graphed.provider == "torch-cuda-graphs"
+    rng = np.random.default_rng(1)
+    h, w = model.image_hw
+    for batch in (1, 4, 1):  # a shape seen before replays its graph with the new inputs
+        images = rng.integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
+        js = rng.standard_normal((batch, 2 * model.joints)).astype(np.float32)
+        mask = np.ones((batch, 2), np.float32)
+        z = eager.encode(images, js, mask)
+        np.testing.assert_allclose(graphed.encode(images, js, mask), z, atol=1e-4)
+        z = np.repeat(z[:1], 256, axis=0)
+        a = rng.uniform(-1, 1, (256, model.horizon, model.joints)).astype(np.float32) * \
+            model.action_bound
+        r1, r2 = eager.rollout(z, a), graphed.rollout(z, a)
+        for x, y in ((r1.latent_mean, r2.latent_mean), (r1.disagreement, r2.disagreement),
+                     (r1.joint_positions, r2.joint_positions)):
+            np.testing.assert_allclose(x, y, atol=1e-4)
+
+
+def test_torch_backend_names_the_setting_when_no_gpu_is_there():
+    import torch
+
+    from world_model_planner.core.planning.torch_backend import TorchWorldModel
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ModelError, match="torch_device"):
+        TorchWorldModel(MODEL, device="cuda")
+
+
 def test_cpu_only_machine_falls_back_with_a_warning(caplog):
     import onnxruntime as ort
 

@@ -28,7 +28,8 @@ def load_world_model(folder: str, cfg: PlannerConfig, robot: Robot | None = None
     if cfg.backend == "torch":
         from .torch_backend import TorchWorldModel
 
-        return TorchWorldModel(folder, threads=cfg.threads, expected_joints=joints)
+        return TorchWorldModel(folder, threads=cfg.threads, expected_joints=joints,
+                               device=cfg.torch_device, cuda_graphs=cfg.cuda_graphs)
     from ..runtime import OnnxWorldModel
 
     return OnnxWorldModel(folder, providers=cfg.providers, threads=cfg.threads,

@@ -20,8 +20,9 @@ same model folder, verified against meta.json like the ONNX files.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,11 +35,48 @@ from ..paths import file_sha256, resolve
 from ..runtime import ModelError, Rollout, read_meta
 
 
+class CudaGraphs:
+    """Replays each call as a captured CUDA graph, one per input shape.
+
+    The planner calls the same few networks with the same shapes every control step; in eager
+    mode each call is dozens of small kernel launches whose launch cost, not arithmetic, sets the
+    latency. A graph captured once per shape (static input buffers, the inputs copied in, the
+    graph replayed) launches them all at once. Outputs live in the graph's static buffers and are
+    overwritten by the next call of the same shape, so callers copy them out at once.
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.graphs: dict[tuple, tuple[Any, list[torch.Tensor], Any]] = {}
+
+    def __call__(self, *args: torch.Tensor) -> Any:
+        key = tuple((tuple(a.shape), a.dtype) for a in args)
+        entry = self.graphs.get(key)
+        if entry is None:
+            static = [a.clone() for a in args]
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):  # warm-up outside the graph (cuBLAS handles, autotune)
+                for _ in range(2):
+                    self.fn(*static)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                out = self.fn(*static)
+            entry = self.graphs[key] = (graph, static, out)
+        graph, static, out = entry
+        for buffer, a in zip(static, args):
+            buffer.copy_(a)
+        graph.replay()
+        return out
+
+
 class TorchWorldModel:
     provider = "torch"
 
     def __init__(self, folder: str | Path, *, threads: int = 0,
-                 expected_joints: Sequence[str] | None = None, device: str = "cpu") -> None:
+                 expected_joints: Sequence[str] | None = None, device: str = "cpu",
+                 cuda_graphs: bool = True) -> None:
         from safetensors.torch import load_file
 
         self.folder = resolve(folder, kind="model folder")
@@ -64,9 +102,25 @@ class TorchWorldModel:
         except RuntimeError as exc:
             raise ModelError(f"{path}: does not fit the architecture in meta.json's train_config "
                              f"({str(exc).splitlines()[0]}); re-export the model") from exc
-        self.device = torch.device(device)
+        try:
+            self.device = torch.device(device)
+        except RuntimeError as exc:
+            raise ModelError(f"planner.torch_device: '{device}' is not a torch device; use cpu, "
+                             "cuda or cuda:N") from exc
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ModelError(f"planner.torch_device: {device}, but this PyTorch "
+                             f"({torch.__version__}) sees no GPU; set torch_device: cpu")
         self.net = self.net.eval().to(self.device)
         self.rollout_graph = DynamicsGraph(self.net)
+        self._encoder: Callable[..., Any] = self.net.encoder
+        self._rollout: Callable[..., Any] = self.rollout_graph
+        self._proprio: Callable[..., Any] = self.net.proprio_head
+        if cuda_graphs and self.device.type == "cuda":
+            self._encoder, self._rollout, self._proprio = (
+                CudaGraphs(self._encoder), CudaGraphs(self._rollout), CudaGraphs(self._proprio))
+            self.provider = "torch-cuda-graphs"
+        elif self.device.type == "cuda":
+            self.provider = "torch-cuda"
         if threads:
             torch.set_num_threads(threads)
         self.joints = len(self.joint_names)
@@ -80,17 +134,17 @@ class TorchWorldModel:
     @torch.inference_mode()
     def encode(self, image: np.ndarray, joint_state: np.ndarray,
                modality: np.ndarray) -> np.ndarray:
-        return self.net.encoder(self._t(image, torch.uint8), self._t(joint_state),
-                                self._t(modality)).cpu().numpy()
+        return self._encoder(self._t(image, torch.uint8), self._t(joint_state),
+                             self._t(modality)).cpu().numpy()
 
     @torch.inference_mode()
     def rollout(self, latent: np.ndarray, actions: np.ndarray) -> Rollout:
-        mean, dis, joints = self.rollout_graph(self._t(latent), self._t(actions))
+        mean, dis, joints = self._rollout(self._t(latent), self._t(actions))
         return Rollout(mean.cpu().numpy(), dis.cpu().numpy(), joints.cpu().numpy())
 
     @torch.inference_mode()
     def proprio(self, latent: np.ndarray) -> np.ndarray:
-        return self.net.proprio_head(self._t(latent)).cpu().numpy()
+        return self._proprio(self._t(latent)).cpu().numpy()
 
     @torch.inference_mode()
     def decode(self, latent: np.ndarray) -> np.ndarray:
