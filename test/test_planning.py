@@ -76,13 +76,18 @@ class CountingModel:
         return self.inner.rollout(latent, actions)
 
 
-def test_shipped_model_matches_its_meta(model):
-    meta = json.loads((MODEL / "meta.json").read_text())
+SHIPPED = sorted(p.parent for p in Path(share_path("models")).glob("*/meta.json"))
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_model_matches_its_meta(folder):
+    model = OnnxWorldModel(folder, providers="cpu")
+    meta = json.loads((folder / "meta.json").read_text())
     import hashlib
 
     for name, entry in meta["files"].items():
-        assert hashlib.sha256((MODEL / name).read_bytes()).hexdigest() == entry["sha256"]
-    total = sum((MODEL / n).stat().st_size for n in meta["files"]) + (MODEL / "meta.json").stat(
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == entry["sha256"]
+    total = sum((folder / n).stat().st_size for n in meta["files"]) + (folder / "meta.json").stat(
     ).st_size
     assert total <= 25 * 2 ** 20
     assert meta["joint_names"] == list(Robot.load().joint_names)
@@ -94,6 +99,10 @@ def test_shipped_model_matches_its_meta(model):
             dims = [d for d in declared[arg.name] if not isinstance(d, str)]
             assert [d for d in arg.shape if isinstance(d, int)] == dims
     assert "surprise" in meta and meta["surprise"]["hold"] > meta["surprise"]["reground"] > 0
+
+
+def test_both_shipped_models_are_there():
+    assert {p.name for p in SHIPPED} >= {"wmp_arm_reach", "wmp_arm_reach_robust"}
 
 
 def test_each_optimizer_iteration_is_one_batched_model_call(model, scene):
