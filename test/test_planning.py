@@ -294,6 +294,25 @@ def test_eval_runs_every_method_and_reports(tmp_path):
     assert json.loads((tmp_path / "eval.json").read_text())["summary"]["oracle"]
 
 
+@pytest.mark.slow
+def test_bench_times_a_larger_budget_without_the_monitor_stopping_it(tmp_path):
+    # torch once replayed ONNX Runtime's closed loop; with 512 samples its own rounding chose
+    # other commands by step 94, the position-loop check held, and the bench stopped
+    text = Path(share_path("config", "planner.yaml")).read_text()
+    assert "samples: 256" in text and "elites: 32" in text
+    config = tmp_path / "planner.yaml"
+    larger = text.replace("samples: 256", "samples: 512").replace("elites: 32", "elites: 64")
+    config.write_text(larger)
+    proc = subprocess.run([sys.executable, "-m", "world_model_planner.cli", "bench", "--model",
+                           str(MODEL), "--planner-config", str(config), "--steps", "100",
+                           "--plans", "20", "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["budget"]["samples"] == 512 and result["steps_measured"] == 100
+    assert result["torch_p50_ms"] > 0 and result["ort_over_torch"] > 0
+
+
 def test_bench_prints_one_json_object_with_the_figures():
     proc = subprocess.run([sys.executable, "-m", "world_model_planner.cli", "bench", "--model",
                            str(MODEL), "--steps", "5", "--plans", "20", "--json"],
