@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -56,6 +57,8 @@ def test_round_trip_reads_back_every_episode(dataset):
                                          "wrist_pitch"]
     assert m["camera"]["width"] == 64 and m["control_period"] == pytest.approx(0.1)
     assert m["seed"] == 5 and m["episodes"] == 3 and len(m["shards"]) == 2
+    # which OpenGL drew the frames: pixels (so digests) differ between renderers
+    assert "OpenGL" in m["renderer"] and m["renderer"] != "unknown", m["renderer"]
 
 
 def test_exploration_covers_the_workspace(dataset):
@@ -120,6 +123,20 @@ def test_resume_recollects_only_missing_shards(tmp_path):
     Dataset(out).validate()
     with pytest.raises(DatasetError, match="another seed"):
         collect(out, 4, seed=10, config=SMALL, progress=False)
+
+
+def test_resuming_with_another_renderer_says_so(tmp_path, caplog):
+    out = tmp_path / "resume"
+    collect(out, 4, seed=9, config=SMALL, progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["renderer"] = "NVIDIA Corporation: NVIDIA H100 80GB HBM3/PCIe/SSE2; OpenGL 4.6.0"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "shard-00001.npz").unlink()
+    with caplog.at_level(logging.WARNING, logger="world_model_planner.core.data.collect"):
+        collect(out, 4, seed=9, config=SMALL, progress=False)
+    assert "NVIDIA H100" in caplog.text and "differ in their pixels" in caplog.text
+    after = Dataset(out).manifest  # names both: the dataset's frames come from two renderers
+    assert "NVIDIA" not in after["renderer"] and "NVIDIA H100" in after["earlier_renderers"][0]
 
 
 def test_interrupted_collect_leaves_only_whole_shards(tmp_path):

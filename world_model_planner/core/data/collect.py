@@ -21,6 +21,7 @@ runs with one seed write byte-identical shards.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import multiprocessing as mp
 import sys
 import time
@@ -38,6 +39,8 @@ from ..sim.appearance import Appearance
 from .exploration import ExplorationPolicy
 from .shards import (FORMAT, MANIFEST, VERSION, Dataset, DatasetError, Episode, content_digest,
                      dataset_digest, pack_episodes, write_manifest, write_shard)
+
+log = logging.getLogger(__name__)
 
 EXPLORATION_MARGIN = 0.1  # rad inside the joint limits for random motion
 
@@ -232,6 +235,7 @@ def _collector_info(collector: EpisodeCollector) -> dict[str, Any]:
         "control_period": sim.config.control_period,
         "physics_timestep": sim.config.physics_timestep,
         "action_bound": collector.bound.tolist(),
+        "renderer": sim.renderer_name(),
     }
 
 
@@ -268,6 +272,9 @@ def collect(out: str | Path, episodes: int, *, seed: int = 0,
             raise DatasetError(f"{out}: already holds a dataset collected with another seed or "
                                "config; choose another --out or delete the folder")
         existing = {s["file"]: s for s in old["shards"]}
+        renderer = old.get("renderer")
+    else:
+        renderer = None
     done: list[dict[str, Any]] = []
     todo: list[tuple[int, list[int]]] = []
     for k, indices in enumerate(plan):
@@ -286,6 +293,11 @@ def collect(out: str | Path, episodes: int, *, seed: int = 0,
     new_frames = 0
     primary = EpisodeCollector(simulation, config)
     info = _collector_info(primary)
+    if renderer is not None and renderer != info["renderer"] and todo:
+        log.warning("%s: resuming a dataset drawn by '%s' with '%s': the new shards' frames "
+                    "will differ in their pixels from what the first renderer would draw",
+                    out, renderer, info["renderer"])
+        info["earlier_renderers"] = [renderer]
 
     def finished(entry: dict[str, Any]) -> None:
         nonlocal new_frames

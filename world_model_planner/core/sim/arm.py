@@ -254,6 +254,10 @@ class ArmSim:
         self._mj.mj_forward(self.model, d)
         return bool(hit)
 
+    def renderer_name(self) -> str:
+        """The OpenGL implementation that draws the camera frames (recorded with datasets)."""
+        return self._camera.renderer_name()
+
     def intrinsics(self) -> CameraIntrinsics:
         cam = self._mj.mj_name2id(self.model, self._mj.mjtObj.mjOBJ_CAMERA, self.camera_name)
         fovy = math.radians(float(self.model.cam_fovy[cam]))

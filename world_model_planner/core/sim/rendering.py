@@ -77,6 +77,25 @@ class Camera:
         self._renderer.update_scene(data, camera=self.camera)
         return self._renderer.render()
 
+    def renderer_name(self) -> str:
+        """The OpenGL implementation drawing the frames, e.g. 'Mesa/X.org: llvmpipe (...)'.
+
+        Datasets record it because frames differ by renderer: the same seeds drawn by Mesa's
+        llvmpipe and by an NVIDIA driver give different pixels, so different dataset digests."""
+        context = getattr(self._renderer, "_gl_context", None)
+        try:
+            from OpenGL import GL
+
+            if context is not None:
+                context.make_current()
+            vendor, name, version = (GL.glGetString(k) for k in (
+                GL.GL_VENDOR, GL.GL_RENDERER, GL.GL_VERSION))
+        except Exception:  # a renderer that draws but cannot say what it is is not an error
+            return "unknown"
+        if not name:
+            return "unknown"
+        return f"{vendor.decode()}: {name.decode()}; OpenGL {version.decode()}"
+
     def close(self) -> None:
         renderer, self._renderer = getattr(self, "_renderer", None), None
         if renderer is not None:
