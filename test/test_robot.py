@@ -64,6 +64,36 @@ def test_batched_fk_matches_transforms3d_reference(robot):
         np.testing.assert_allclose(pi, ref[:3, 3], atol=1e-12)
 
 
+@pytest.mark.parametrize("config", ["wmp_arm.yaml", "ur5e.yaml", "fr3.yaml"])
+def test_batched_fk_matches_the_reference_on_every_shipped_arm(config):
+    arm = Robot.load(f"config/robots/{config}")
+    q = np.random.default_rng(1).uniform(arm.lower, arm.upper, size=(40, arm.dof))
+    for qi, pi in zip(q, arm.tool_positions(q)):
+        ref = arm.description.frame_transform(arm.to_description_order(qi), arm.config.tool_frame)
+        np.testing.assert_allclose(pi, ref[:3, 3], atol=1e-12)
+
+
+def test_batched_fk_handles_tilted_and_reversed_joint_axes(tmp_path):
+    urdf = tmp_path / "tilted.urdf"
+    urdf.write_text("""<robot name="tilted">
+  <link name="base"/><link name="a"/><link name="b"/><link name="tool"/>
+  <joint name="j1" type="revolute"><parent link="base"/><child link="a"/>
+    <origin xyz="0.1 0 0.2" rpy="0.3 0 0.2"/><axis xyz="1 1 0"/>
+    <limit lower="-3" upper="3" effort="1" velocity="1"/></joint>
+  <joint name="j2" type="revolute"><parent link="a"/><child link="b"/>
+    <origin xyz="0 0.05 0.3" rpy="0 0.4 0"/><axis xyz="0 -1 0"/>
+    <limit lower="-3" upper="3" effort="1" velocity="1"/></joint>
+  <joint name="tip" type="fixed"><parent link="b"/><child link="tool"/>
+    <origin xyz="0.2 0 0.1" rpy="0 0 0"/></joint>
+</robot>""")
+    description = RobotDescription.from_file(urdf)
+    fk = ForwardKinematics(description, "tool")
+    q = np.random.default_rng(2).uniform(-3, 3, size=(30, 2))
+    for qi, pi in zip(q, fk.positions(q)):
+        np.testing.assert_allclose(pi, description.frame_transform(qi, "tool")[:3, 3],
+                                   atol=1e-12)
+
+
 def test_float32_joints_give_float32_tool_positions_within_a_micrometre(robot):
     # The planner hands the kinematics float32 imagined joints for (samples, horizon) at once.
     rng = np.random.default_rng(2)

@@ -407,14 +407,32 @@ class ForwardKinematics:
     def positions(self, q: np.ndarray) -> np.ndarray:
         """The frame's origin only: carried from the tool back to the root as a point, so each
         joint costs a few (..., 3) operations instead of 3x3 matrix products (the planner calls
-        this for every imagined state of every sample; it was a quarter of a control step)."""
+        this for every imagined state of every sample; it was a quarter of a control step).
+
+        The point starts at the origin, so the steps before the first joint only translate it;
+        identity rotations and zero offsets are skipped, and joints about a coordinate axis (most
+        URDFs) rotate two coordinates instead of applying Rodrigues' formula to all three."""
         q = np.asarray(q)
         dtype = np.float32 if q.dtype == np.float32 else np.float64
-        point = np.zeros(q.shape[:-1] + (3,), dtype=dtype)
+        point: np.ndarray | None = None
         for step in reversed(self._steps):
-            if step.axis is not None:
-                point = _rotate(step.axis, q[..., step.index], point)
-            point = point @ step.fixed[:3, :3].T.astype(dtype) + step.fixed[:3, 3].astype(dtype)
+            if step.axis is not None and point is not None:
+                angle = q[..., step.index]
+                k = _coordinate_axis(step.axis)
+                if k is None:
+                    point = _rotate(step.axis, angle, point)
+                else:
+                    point = _rotate_about_coordinate_axis(k, step.axis[k], angle, point)
+            rotation, offset = step.fixed[:3, :3], step.fixed[:3, 3]
+            if point is None:
+                point = np.broadcast_to(offset.astype(dtype), q.shape[:-1] + (3,)).copy()
+                continue
+            if not np.array_equal(rotation, np.eye(3)):
+                point = point @ rotation.T.astype(dtype)
+            if offset.any():
+                point = point + offset.astype(dtype)
+        if point is None:
+            return np.zeros(q.shape[:-1] + (3,), dtype=dtype)
         return point
 
 
@@ -424,6 +442,23 @@ def _rodrigues(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
     k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
     angle = np.asarray(angle, dtype=np.float64)[..., None, None]
     return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
+
+
+def _coordinate_axis(axis: np.ndarray) -> int | None:
+    """0, 1 or 2 when `axis` is +-x, +-y or +-z, else None."""
+    nonzero = np.flatnonzero(np.abs(axis) > 1e-12)
+    return int(nonzero[0]) if len(nonzero) == 1 else None
+
+
+def _rotate_about_coordinate_axis(k: int, sign: float, angle: np.ndarray,
+                                  v: np.ndarray) -> np.ndarray:
+    """Points v (..., 3) rotated by angles (...) about coordinate axis k (sign: its direction)."""
+    i, j = (k + 1) % 3, (k + 2) % 3
+    c, s = np.cos(angle), np.sin(angle) * sign
+    out = v.copy()
+    out[..., i] = c * v[..., i] - s * v[..., j]
+    out[..., j] = s * v[..., i] + c * v[..., j]
+    return out
 
 
 def _rotate(axis: np.ndarray, angle: np.ndarray, v: np.ndarray) -> np.ndarray:
