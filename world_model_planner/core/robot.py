@@ -373,6 +373,7 @@ class ForwardKinematics:
     description: RobotDescription
     frame: str = "tool_link"
     _steps: list[_Step] = field(init=False, repr=False)
+    _plan: list[tuple[_Step, int | None, bool, bool]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         index = {n: i for i, n in enumerate(self.description.joint_names)}
@@ -387,6 +388,11 @@ class ForwardKinematics:
                 axis = np.asarray(joint.axis, dtype=float)
                 axis = axis / np.linalg.norm(axis)
             self._steps.append(_Step(joint.origin.matrix(), axis, index.get(joint.name, -1)))
+        # What positions() asks of every step on every call, worked out once: tool to root,
+        # the coordinate axis of the joint (or None), whether the origin rotates and shifts.
+        self._plan = [(step, None if step.axis is None else _coordinate_axis(step.axis),
+                       not np.array_equal(step.fixed[:3, :3], np.eye(3)),
+                       bool(step.fixed[:3, 3].any())) for step in reversed(self._steps)]
 
     def transforms(self, q: np.ndarray) -> np.ndarray:
         q = np.asarray(q, dtype=np.float64)
@@ -415,10 +421,9 @@ class ForwardKinematics:
         q = np.asarray(q)
         dtype = np.float32 if q.dtype == np.float32 else np.float64
         point: np.ndarray | None = None
-        for step in reversed(self._steps):
+        for step, k, turns, shifts in self._plan:
             if step.axis is not None and point is not None:
                 angle = q[..., step.index]
-                k = _coordinate_axis(step.axis)
                 if k is None:
                     point = _rotate(step.axis, angle, point)
                 else:
@@ -427,9 +432,9 @@ class ForwardKinematics:
             if point is None:
                 point = np.broadcast_to(offset.astype(dtype), q.shape[:-1] + (3,)).copy()
                 continue
-            if not np.array_equal(rotation, np.eye(3)):
+            if turns:
                 point = point @ rotation.T.astype(dtype)
-            if offset.any():
+            if shifts:
                 point = point + offset.astype(dtype)
         if point is None:
             return np.zeros(q.shape[:-1] + (3,), dtype=dtype)
