@@ -99,12 +99,8 @@ def main() -> None:
             result["backends"][name]["runs"].append(summary(times))
     for name, entry in result["backends"].items():
         entry.update(min(entry["runs"], key=lambda r: r["p50_ms"]))
-        c = controller(name)
-        c.step(obs)
-        latent = c.model.encode(obs.image[None], np.concatenate([obs.qpos, obs.qvel])[None]
-                                .astype(np.float32), np.ones((1, 2), np.float32))[0]
-        entry["parts_p50_ms"] = _part_latencies(c.model, obs, latent, opt.samples,
-                                                c.model.meta["horizon"])
+        entry["parts_p50_ms"] = _part_latencies(models[name], obs, opt.samples,
+                                                models[name].meta["horizon"])
     result["model"] = models["onnx_cpu"].model_id
     gpu = result["backends"][f"torch_{args.device}_graphs"]["p50_ms"]
     result["onnx_cpu_over_torch_gpu"] = result["backends"]["onnx_cpu"]["p50_ms"] / gpu

@@ -157,12 +157,12 @@ def _step_latencies(controller: Any, observations: list[Observation], warmup: in
     return out
 
 
-def _part_latencies(model: Any, obs: Observation, latent: np.ndarray, samples: int,
-                    horizon: int, repeats: int = 100) -> dict[str, float]:
-    """Median ms of each ONNX call on its own: what a smaller or larger budget would cost."""
+def _part_latencies(model: Any, obs: Observation, samples: int, horizon: int,
+                    repeats: int = 100) -> dict[str, float]:
+    """Median ms of each model call on its own: what a smaller or larger budget would cost."""
     joints = np.concatenate([obs.qpos, obs.qvel])[None].astype(np.float32)
     mask = np.ones((1, 2), np.float32)
-    latents = np.repeat(np.asarray(latent, np.float32)[None], samples, axis=0)
+    latents = np.repeat(model.encode(obs.image[None], joints, mask), samples, axis=0)
     actions = np.zeros((samples, horizon, len(obs.qpos)), np.float32)
 
     def median_ms(call: Any) -> float:
@@ -240,7 +240,7 @@ def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 20
 
     meta = ort_controller.model.meta
     opt = planner.optimizer
-    parts = _part_latencies(ort_controller.model, obs, latents, opt.samples, meta["horizon"])
+    parts = _part_latencies(ort_controller.model, obs, opt.samples, meta["horizon"])
     flops = model_flops(meta, opt.samples, opt.iterations)
     threads = planner.threads or (os.cpu_count() or 1)
     peak = matmul_peak(threads)
