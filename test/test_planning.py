@@ -176,6 +176,13 @@ def test_surprise_monitor_decides_ok_camera_reground_and_hold():
     assert monitor.assess(z, z + np.nan, z).decision == SURPRISE_CAMERA  # NaN is never "ok"
 
 
+def assert_same_rollout(r1, r2, atol: float = 1e-4) -> None:
+    """Two backends' rollouts of the same latents and actions agree in every output."""
+    for name in ("latent_mean", "disagreement", "joint_positions"):
+        np.testing.assert_allclose(getattr(r1, name), getattr(r2, name), atol=atol,
+                                   err_msg=name)
+
+
 def test_torch_backend_computes_what_onnx_computes(model):
     from world_model_planner.core.planning.torch_backend import TorchWorldModel
 
@@ -190,10 +197,7 @@ def test_torch_backend_computes_what_onnx_computes(model):
     z = model.encode(images, js, mask)
     a = rng.uniform(-1, 1, (3, model.horizon, model.joints)).astype(np.float32) * \
         model.action_bound
-    r1, r2 = model.rollout(z, a), torch_model.rollout(z, a)
-    for x, y in ((r1.latent_mean, r2.latent_mean), (r1.disagreement, r2.disagreement),
-                 (r1.joint_positions, r2.joint_positions)):
-        np.testing.assert_allclose(x, y, atol=1e-4)
+    assert_same_rollout(model.rollout(z, a), torch_model.rollout(z, a))
 
 
 def test_torch_backend_on_a_gpu_replays_cuda_graphs_that_compute_what_eager_does(model):
@@ -217,10 +221,7 @@ def test_torch_backend_on_a_gpu_replays_cuda_graphs_that_compute_what_eager_does
         z = np.repeat(z[:1], 256, axis=0)
         a = rng.uniform(-1, 1, (256, model.horizon, model.joints)).astype(np.float32) * \
             model.action_bound
-        r1, r2 = eager.rollout(z, a), graphed.rollout(z, a)
-        for x, y in ((r1.latent_mean, r2.latent_mean), (r1.disagreement, r2.disagreement),
-                     (r1.joint_positions, r2.joint_positions)):
-            np.testing.assert_allclose(x, y, atol=1e-4)
+        assert_same_rollout(eager.rollout(z, a), graphed.rollout(z, a))
 
 
 def test_torch_backend_names_the_setting_when_no_gpu_is_there():
