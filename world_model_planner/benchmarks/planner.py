@@ -197,8 +197,10 @@ def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 20
         """A fresh controller (same weights): same optimiser seed, so the same commands."""
         model = models[backend]
         surprise = model.meta.get("surprise")
-        c = MPCController(model, robot, dataclasses.replace(planner, backend=backend), period,
-                          surprise=SurpriseThresholds.from_meta(surprise) if surprise else None)
+        # The ratio compares two engines under one optimiser: the numpy one (fused=False).
+        c = MPCController(model, robot, dataclasses.replace(planner, backend=backend, fused=False),
+                          period, surprise=SurpriseThresholds.from_meta(surprise) if surprise
+                          else None)
         c.set_goal_image(goal_image)
         return c
 

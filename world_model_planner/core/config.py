@@ -694,6 +694,9 @@ class PlannerConfig:
     torch_device: str = param("cpu", "backend torch only: cpu, cuda or cuda:N")
     cuda_graphs: bool = param(True, "backend torch on a GPU: replay each network call as a "
                               "captured CUDA graph (a few launches instead of dozens)")
+    fused: bool = param(True, "backend torch: run the whole optimisation (sampling, rollouts, "
+                        "cost terms, refit) as torch code on torch_device, on a GPU replayed as "
+                        "one CUDA graph per plan; false: the numpy optimiser between model calls")
     horizon: int = param(8, "imagined steps per plan (must equal the model's horizon)", ge=1)
     optimizer: OptimizerConfig = param(OptimizerConfig(), "CEM / MPPI settings")
     cost: CostWeights = param(CostWeights(), "cost terms")

@@ -355,10 +355,12 @@ class RobotDescription:
 
 
 @dataclass(frozen=True)
-class _Step:
+class KinematicStep:
+    """One joint on the way from the root to a frame, in the URDF's terms."""
+
     fixed: np.ndarray  # 4x4 joint origin
     axis: np.ndarray | None  # unit axis for a revolute joint, None for fixed
-    index: int  # position in joint_names, -1 when fixed
+    index: int  # position in RobotDescription.joint_names, -1 when fixed
 
 
 @dataclass
@@ -372,8 +374,8 @@ class ForwardKinematics:
 
     description: RobotDescription
     frame: str = "tool_link"
-    _steps: list[_Step] = field(init=False, repr=False)
-    _plan: list[tuple[_Step, int | None, bool, bool]] = field(init=False, repr=False)
+    _steps: list[KinematicStep] = field(init=False, repr=False)
+    _plan: list[tuple[KinematicStep, int | None, bool, bool]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         index = {n: i for i, n in enumerate(self.description.joint_names)}
@@ -387,12 +389,19 @@ class ForwardKinematics:
             if joint.type in ("revolute", "continuous"):
                 axis = np.asarray(joint.axis, dtype=float)
                 axis = axis / np.linalg.norm(axis)
-            self._steps.append(_Step(joint.origin.matrix(), axis, index.get(joint.name, -1)))
+            self._steps.append(KinematicStep(joint.origin.matrix(), axis,
+                                             index.get(joint.name, -1)))
         # What positions() asks of every step on every call, worked out once: tool to root,
         # the coordinate axis of the joint (or None), whether the origin rotates and shifts.
         self._plan = [(step, None if step.axis is None else _coordinate_axis(step.axis),
                        not np.array_equal(step.fixed[:3, :3], np.eye(3)),
                        bool(step.fixed[:3, 3].any())) for step in reversed(self._steps)]
+
+    @property
+    def steps(self) -> tuple[KinematicStep, ...]:
+        """The chain from the root to the frame, for other implementations of these kinematics
+        (the planner's torch cost runs them on the model's device)."""
+        return tuple(self._steps)
 
     def transforms(self, q: np.ndarray) -> np.ndarray:
         q = np.asarray(q, dtype=np.float64)
@@ -557,6 +566,7 @@ class Robot:
 
 
 __all__ = [
-    "CameraSensor", "ForwardKinematics", "Geometry", "Inertial", "Joint", "Link", "Origin",
+    "CameraSensor", "ForwardKinematics", "Geometry", "Inertial", "Joint", "KinematicStep", "Link",
+    "Origin",
     "Robot", "RobotDescription", "RobotDescriptionError", "load_description", "shrink_limits",
 ]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,15 @@ from .planner import LatentPlanner, Plan, WorldModelBackend
 FULL = np.array([1.0, 1.0], dtype=np.float32)
 PROPRIO_ONLY = np.array([0.0, 1.0], dtype=np.float32)
 IMAGE_ONLY = np.array([1.0, 0.0], dtype=np.float32)
+
+
+def make_planner(model: WorldModelBackend, robot: Robot, cfg: PlannerConfig) -> Any:
+    """The numpy optimiser, or (torch backend, `planner.fused`) the one on the model's device."""
+    if cfg.backend == "torch" and cfg.fused:
+        from .torch_planner import TorchPlanner
+
+        return TorchPlanner(model, robot, cfg)  # type: ignore[arg-type]
+    return LatentPlanner(model, robot, cfg)
 
 
 @dataclass
@@ -67,7 +77,7 @@ class MPCController:
             raise ValueError(f"model joints {list(model.joint_names)} differ from the robot's "
                              f"{list(robot.joint_names)}; use a model trained for this robot")
         self.model, self.robot, self.cfg = model, robot, cfg
-        self.planner = LatentPlanner(model, robot, cfg)
+        self.planner = make_planner(model, robot, cfg)
         self.filter = CommandFilter(limits or CommandLimits.from_robot(robot), control_period)
         self.monitor = (SurpriseMonitor(surprise, cfg.surprise.reground_scale,
                                         cfg.surprise.hold_scale, cfg.surprise.hold_after,

@@ -68,12 +68,24 @@ class Plan:
     costs_per_iteration: list[float] = field(default_factory=list)
 
 
+def check_horizon(cfg: PlannerConfig, model: WorldModelBackend) -> None:
+    """The exported dynamics graph rolls a fixed number of steps; the planner must use it."""
+    if cfg.horizon != model.horizon:
+        raise ValueError(f"planner.horizon is {cfg.horizon} but the model was exported for "
+                         f"{model.horizon} steps; set planner.horizon: {model.horizon} or "
+                         f"re-export with 'wmp export --horizon {cfg.horizon}'")
+
+
+def predict_next(model: WorldModelBackend, latent: np.ndarray, action: np.ndarray) -> np.ndarray:
+    """The ensemble-mean latent one step after executing `action` from `latent`."""
+    actions = np.zeros((1, model.horizon, len(action)), dtype=np.float32)
+    actions[0, 0] = action
+    return model.rollout(np.asarray(latent, np.float32)[None], actions).latent_mean[0, 0].copy()
+
+
 class LatentPlanner:
     def __init__(self, model: WorldModelBackend, robot: Robot, cfg: PlannerConfig) -> None:
-        if cfg.horizon != model.horizon:
-            raise ValueError(f"planner.horizon is {cfg.horizon} but the model was exported for "
-                             f"{model.horizon} steps; set planner.horizon: {model.horizon} or "
-                             f"re-export with 'wmp export --horizon {cfg.horizon}'")
+        check_horizon(cfg, model)
         self.model, self.robot, self.cfg = model, robot, cfg
         self.bound = np.asarray(model.action_bound, dtype=np.float32)
         self.cost = PlanningCost(cfg.cost, robot, self.bound, cfg.horizon)
@@ -127,8 +139,4 @@ class LatentPlanner:
                     terms=dict(terms), costs_per_iteration=result.costs_per_iteration)
 
     def predict_next(self, latent: np.ndarray, action: np.ndarray) -> np.ndarray:
-        """The ensemble-mean latent one step after executing `action` from `latent`."""
-        actions = np.zeros((1, self.cfg.horizon, len(self.bound)), dtype=np.float32)
-        actions[0, 0] = action
-        return self.model.rollout(np.asarray(latent, np.float32)[None], actions
-                                  ).latent_mean[0, 0].copy()
+        return predict_next(self.model, latent, action)
