@@ -47,15 +47,18 @@ def tiny_config(objective: str = "jepa", **optim: object) -> cfg.TrainConfig:
                            optim=cfg.OptimConfig(**base))  # type: ignore[arg-type]
 
 
+def tiny_simulation(size: int = 32, steps: int = 20) -> cfg.SimulationConfig:
+    sim = cfg.SimulationConfig()
+    return dataclasses.replace(
+        sim, sim=dataclasses.replace(sim.sim, image_width=size, image_height=size, shadows=False),
+        task=dataclasses.replace(sim.task, episode_steps=steps))
+
+
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory) -> Path:
-    sim = cfg.SimulationConfig()
-    sim = dataclasses.replace(
-        sim, sim=dataclasses.replace(sim.sim, image_width=32, image_height=32, shadows=False),
-        task=dataclasses.replace(sim.task, episode_steps=20))
     out = tmp_path_factory.mktemp("tiny") / "data"
-    collect(out, 24, seed=3, simulation=sim, config=cfg.CollectConfig(episodes_per_shard=6),
-            progress=False)
+    collect(out, 24, seed=3, simulation=tiny_simulation(),
+            config=cfg.CollectConfig(episodes_per_shard=6), progress=False)
     return out
 
 
@@ -272,3 +275,36 @@ def test_export_passes_checker_and_matches_torch(trained, tiny_data, tmp_path):
         with torch.no_grad():
             ref = torch_model.dynamics.rollout(torch.from_numpy(z), torch.from_numpy(a)).mean(0)
         np.testing.assert_allclose(out.latent_mean, ref.numpy(), atol=PARITY_TOLERANCE)
+
+
+def test_calibrate_puts_the_monitor_on_late_commands_and_leaves_the_networks_alone(
+        trained, tmp_path):
+    from world_model_planner.core.export import export_model
+    from world_model_planner.core.runtime import OnnxWorldModel
+
+    model = tmp_path / "model"
+    before = export_model(trained, model, horizon=4)
+    # Episodes whose commands act 20-30 ms late, as behind a ROS node.
+    late = tmp_path / "late"
+    collect(late, 8, seed=9, simulation=tiny_simulation(),
+            config=cfg.CollectConfig(episodes_per_shard=4, actuation_delay=(0.02, 0.03)),
+            progress=False)
+    wmp = [sys.executable, "-m", "world_model_planner.cli", "calibrate", "--model", str(model)]
+    done = subprocess.run(wmp + ["--data", str(late), "--out", str(tmp_path / "cal"), "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    after = json.loads((tmp_path / "cal" / "meta.json").read_text())
+    assert after["surprise"]["data"]["episodes"] == summary["data"]["episodes"] == 8
+    assert after["surprise"]["scale_full"] != before["surprise"]["scale_full"]
+    assert summary["reground"] == after["surprise"]["reground"] > 0
+    assert after["files"] == before["files"]  # the networks and their hashes are untouched
+    assert json.loads((model / "meta.json").read_text()) == before  # the original too
+    OnnxWorldModel(tmp_path / "cal", providers="cpu")  # loads: the hashes still match
+
+    other = tmp_path / "other_camera"
+    collect(other, 2, seed=4, simulation=tiny_simulation(size=24, steps=8), progress=False)
+    done = subprocess.run(wmp + ["--data", str(other)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2 and "24x24 frames" in done.stderr, done.stderr
+    assert json.loads((model / "meta.json").read_text()) == before

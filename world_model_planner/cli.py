@@ -354,6 +354,25 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .core.export import recalibrate
+
+    meta = recalibrate(args.model, args.data, out=args.out, robot=args.robot)
+    surprise = meta["surprise"]
+    summary = {"model": str(Path(args.out or args.model).resolve()), "data": surprise["data"],
+               **{k: surprise[k] for k in ("reground", "proprio_reground", "hold")},
+               "tracking_reground": (surprise["tracking"] or {}).get("reground"),
+               "held_out": surprise["held_out"]}
+    if args.json:
+        _emit_json(summary)
+    else:
+        held = surprise["held_out"]
+        print(f"surprise monitor of {summary['model']} calibrated on {held['episodes']} episodes "
+              f"({held['transitions']} transitions): re-ground above {surprise['reground']:.2f}, "
+              f"hold above {surprise['hold']:.2f}", file=sys.stderr)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .core.model.report import write_report
 
@@ -605,6 +624,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     _add_common(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("calibrate", help="calibrate a model's surprise monitor on other episodes "
+                       "(e.g. recordings of the deployed arm)")
+    p.add_argument("--model", required=True, help="model folder written by 'wmp export'")
+    p.add_argument("--data", nargs="+", required=True,
+                   help="episodes of nominal operation: 'wmp collect' datasets or the recorder "
+                        "node's MCAP recordings")
+    p.add_argument("--out", default=None,
+                   help="write a calibrated copy here (default: update the folder in place)")
+    p.add_argument("--robot", default=None,
+                   help="robot config of MCAP recordings in --data (default: the package arm)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    _add_common(p)
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("report", help="model report on held-out data (docs/MODEL.md)")
     p.add_argument("checkpoints", nargs="+", help="training folders (one per objective)")

@@ -338,6 +338,51 @@ def calibrate_from_data(out: Path, state: dict[str, Any],
     return calibrate(model, seq, episodes)
 
 
+def recalibrate(folder: str | Path, data: Sequence[str | Path], out: str | Path | None = None,
+                robot: str | None = None) -> dict[str, Any]:
+    """Calibrate an exported model's surprise monitor anew on other episodes; returns meta.json.
+
+    The thresholds are quantiles of nominal scores on the episodes they were calibrated on. An
+    arm that answers commands later than the simulator did (a ROS loop acts 15-25 ms late), or
+    another camera, scores its nominal steps higher, and the shipped thresholds then read them
+    as surprises. Episodes from the deployment itself (the recorder node's MCAP recordings, or
+    `wmp collect` with `actuation_delay`) put the thresholds where its nominal steps are. Only
+    meta.json's "surprise" section changes; the networks and their hashes do not. With `out`,
+    the folder is copied there first and the original is left as it is."""
+    from .model.batches import load_sequences
+    from .planning.calibration import calibrate
+    from .runtime import OnnxWorldModel, read_meta
+
+    source = Path(folder)
+    meta = read_meta(source)
+    target = source
+    if out is not None:
+        target = Path(out)
+        if target.exists() and any(target.iterdir()):
+            raise ExportError(f"{target}: exists and is not empty; choose another --out or "
+                              "leave --out away to calibrate the model folder in place")
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    seq = load_sequences([str(d) for d in data], robot=robot)
+    where = ", ".join(str(d) for d in data)
+    if seq.joint_names != list(meta["joint_names"]):
+        raise ExportError(f"{where}: joints {seq.joint_names} differ from the model's "
+                          f"{meta['joint_names']}; calibrate on episodes of the model's arm")
+    if list(seq.image_hw) != [meta["image"]["height"], meta["image"]["width"]]:
+        raise ExportError(f"{where}: {seq.image_hw[0]}x{seq.image_hw[1]} frames, the model reads "
+                          f"{meta['image']['height']}x{meta['image']['width']}; record with "
+                          "the model's camera size")
+    period = float(meta.get("control_period", seq.control_period))
+    if abs(seq.control_period - period) > 1e-6:
+        raise ExportError(f"{where}: control period {seq.control_period} s, the model was "
+                          f"trained at {period} s; record at the model's control rate")
+    surprise = calibrate(OnnxWorldModel(target, providers="cpu"), seq, np.arange(seq.episodes))
+    surprise["data"] = {"roots": [str(d) for d in data], "digest": seq.digest[:12],
+                        "episodes": int(seq.episodes)}
+    meta["surprise"] = surprise
+    write_meta(target, meta)
+    return meta
+
+
 def write_meta(folder: str | Path, meta: dict[str, Any]) -> None:
     path = Path(folder) / META
     tmp = path.with_name(f".{META}.tmp")
