@@ -77,7 +77,9 @@ class Policy:
     name = "policy"
     needs_images = True
 
-    def start(self, goal: Any, obs: Observation) -> None: ...
+    def start(self, goal: Any, obs: Observation, seed: int) -> None:
+        """A new episode; `seed` (the episode's) restarts any random draws, so an episode plays
+        the same whether it runs alone or after others."""
 
     def act(self, obs: Observation) -> tuple[np.ndarray, dict[str, Any]]:
         raise NotImplementedError
@@ -90,7 +92,7 @@ class FilteredPolicy(Policy):
         self.filter = CommandFilter(limits, period)
         self.bound = bound
 
-    def start(self, goal: Any, obs: Observation) -> None:
+    def start(self, goal: Any, obs: Observation, seed: int) -> None:
         self.filter.reset(obs.qpos)
         self.goal = goal
 
@@ -109,6 +111,10 @@ class RandomPolicy(FilteredPolicy):
 
     def __init__(self, *args: Any, seed: int = 0) -> None:
         super().__init__(*args)
+        self.rng = np.random.default_rng(seed)
+
+    def start(self, goal: Any, obs: Observation, seed: int) -> None:
+        super().start(goal, obs, seed)
         self.rng = np.random.default_rng(seed)
 
     def delta(self, obs: Observation) -> np.ndarray:
@@ -138,9 +144,9 @@ class OraclePolicy(FilteredPolicy):
         self._goal_type = Goal
         self.planner = OraclePlanner(world, planner_cfg, bound, threads)
 
-    def start(self, goal: Any, obs: Observation) -> None:
-        super().start(goal, obs)
-        self.planner.reset()
+    def start(self, goal: Any, obs: Observation, seed: int) -> None:
+        super().start(goal, obs, seed)
+        self.planner.reset(seed)
         self._goal = self._goal_type(goal.tool_position, joints=goal.joints, kind="tool")
 
     def delta(self, obs: Observation) -> np.ndarray:
@@ -154,8 +160,8 @@ class WorldModelPolicy(Policy):
         self.controller = controller
         self.name = name
 
-    def start(self, goal: Any, obs: Observation) -> None:
-        self.controller.reset()
+    def start(self, goal: Any, obs: Observation, seed: int) -> None:
+        self.controller.reset(seed)
         self.controller.set_goal_image(goal.image)
 
     def act(self, obs: Observation) -> tuple[np.ndarray, dict[str, Any]]:
@@ -280,7 +286,7 @@ class Evaluator:
         obs = sim.reset(start)
         goal = task.make_goal(goal_q)
         start_error = task.error(goal)
-        policy.start(goal, obs)
+        policy.start(goal, obs, seed)
         event = event_step(pert)
         busy_until = 0
         if pert.dropout.enabled:

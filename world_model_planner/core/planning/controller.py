@@ -121,12 +121,13 @@ class MPCController:
 
     # -- control ---------------------------------------------------------------------------
 
-    def reset(self) -> None:
-        """Forget belief, plan and filter state (start, after e-stop, after a hold request)."""
+    def reset(self, seed: int | None = None) -> None:
+        """Forget belief, plan and filter state (start, after e-stop, after a hold request);
+        `seed` restarts the optimiser's random draws (seeded evaluation episodes)."""
         self._belief = None
         self._sent = None
         self._reset_pending = True
-        self.planner.reset()
+        self.planner.reset(seed)
         if self.monitor is not None:
             self.monitor.reset()
 

@@ -51,9 +51,12 @@ class SamplingOptimizer:
         self.mean = np.zeros((horizon, len(self.bound)), dtype=np.float32)
         self._samples = np.empty((cfg.samples, horizon, len(self.bound)), dtype=np.float32)
 
-    def reset(self) -> None:
-        """Forget the previous plan (new goal, re-grounding after a surprise)."""
+    def reset(self, seed: int | None = None) -> None:
+        """Forget the previous plan (new goal, re-grounding after a surprise); with `seed`, also
+        restart the random draws from it, so an episode plans the same whatever ran before."""
         self.mean[:] = 0.0
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
 
     def _start(self) -> tuple[np.ndarray, np.ndarray]:
         if self.cfg.warm_start:

@@ -103,8 +103,8 @@ class OraclePlanner:
         self._empty = np.zeros((opt.samples, cfg.horizon, 1), np.float32)
         self._no_dis = np.zeros((opt.samples, cfg.horizon), np.float32)
 
-    def reset(self) -> None:
-        self.optimizer.reset()
+    def reset(self, seed: int | None = None) -> None:
+        self.optimizer.reset(seed)
         self.previous[:] = 0.0
 
     def plan(self, goal: Goal) -> np.ndarray:

@@ -93,8 +93,8 @@ class LatentPlanner:
         self.previous_action = np.zeros(len(self.bound), dtype=np.float32)
         self._latents = np.empty((cfg.optimizer.samples, model.latent_dim), dtype=np.float32)
 
-    def reset(self) -> None:
-        self.optimizer.reset()
+    def reset(self, seed: int | None = None) -> None:
+        self.optimizer.reset(seed)
         self.previous_action[:] = 0.0
 
     def plan(self, latent: np.ndarray, goal: Goal, use_latent_goal: bool = True,

@@ -220,9 +220,11 @@ class TorchPlanner:
         self._noise = torch.empty(cfg.optimizer.iterations, cfg.optimizer.samples, cfg.horizon,
                                   self.joints, device=self.device)
 
-    def reset(self) -> None:
+    def reset(self, seed: int | None = None) -> None:
         self._mean.zero_()
         self.previous_action[:] = 0.0
+        if seed is not None:
+            self.generator.manual_seed(seed)
 
     def _tensor(self, x: Any) -> torch.Tensor:
         return torch.as_tensor(np.asarray(x, dtype=np.float32)).to(self.device)
