@@ -213,10 +213,8 @@ class TorchPlanner:
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(cfg.optimizer.seed)
         self.horizon, self.joints, self.latent_dim = cfg.horizon, robot.dof, model.latent_dim
-        self.bound = np.asarray(model.action_bound, dtype=np.float32)
         self.previous_action = np.zeros(self.joints, dtype=np.float32)
         self._mean = torch.zeros(cfg.horizon, self.joints, device=self.device)
-        self._warm = torch.tensor(0.0, device=self.device)
         self._noise = torch.empty(cfg.optimizer.iterations, cfg.optimizer.samples, cfg.horizon,
                                   self.joints, device=self.device)
 
