@@ -278,18 +278,29 @@ def test_export_passes_checker_and_matches_torch(trained, tiny_data, tmp_path):
 
 
 def test_calibrate_puts_the_monitor_on_late_commands_and_leaves_the_networks_alone(
-        trained, tmp_path):
+        trained, tiny_data, tmp_path):
     from world_model_planner.core.export import export_model
     from world_model_planner.core.runtime import OnnxWorldModel
 
     model = tmp_path / "model"
-    before = export_model(trained, model, horizon=4)
+    before = export_model(trained, model, horizon=4, data=[tiny_data])
+    wmp = [sys.executable, "-m", "world_model_planner.cli", "calibrate", "--model", str(model)]
+    # On the episodes the export calibrated on, it finds the export's thresholds again; a lower
+    # quantile lowers them and is recorded.
+    for quantile, out in ((None, "same"), ("0.99", "q99")):
+        extra = [] if quantile is None else ["--reground-quantile", quantile]
+        done = subprocess.run(wmp + ["--data", str(tiny_data), "--out", str(tmp_path / out)]
+                              + extra, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    same = json.loads((tmp_path / "same" / "meta.json").read_text())["surprise"]
+    assert {k: v for k, v in same.items() if k != "data"} == before["surprise"]
+    q99 = json.loads((tmp_path / "q99" / "meta.json").read_text())["surprise"]
+    assert q99["quantiles"]["reground"] == 0.99 and q99["reground"] < same["reground"]
     # Episodes whose commands act 20-30 ms late, as behind a ROS node.
     late = tmp_path / "late"
     collect(late, 8, seed=9, simulation=tiny_simulation(),
             config=cfg.CollectConfig(episodes_per_shard=4, actuation_delay=(0.02, 0.03)),
             progress=False)
-    wmp = [sys.executable, "-m", "world_model_planner.cli", "calibrate", "--model", str(model)]
     done = subprocess.run(wmp + ["--data", str(late), "--out", str(tmp_path / "cal"), "--json"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -357,7 +357,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from .core.export import recalibrate
 
-    meta = recalibrate(args.model, args.data, out=args.out, robot=args.robot)
+    meta = recalibrate(args.model, args.data, out=args.out, robot=args.robot,
+                       reground_quantile=args.reground_quantile)
     surprise = meta["surprise"]
     summary = {"model": str(Path(args.out or args.model).resolve()), "data": surprise["data"],
                **{k: surprise[k] for k in ("reground", "proprio_reground", "hold")},
@@ -635,6 +636,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write a calibrated copy here (default: update the folder in place)")
     p.add_argument("--robot", default=None,
                    help="robot config of MCAP recordings in --data (default: the package arm)")
+    p.add_argument("--reground-quantile", type=float, default=None,
+                   help="share of the episodes' steps under the latent re-ground thresholds "
+                        "(default: as the model was calibrated, 0.995 from 'wmp export')")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     _add_common(p)
     p.set_defaults(func=cmd_calibrate)

@@ -339,7 +339,8 @@ def calibrate_from_data(out: Path, state: dict[str, Any],
 
 
 def recalibrate(folder: str | Path, data: Sequence[str | Path], out: str | Path | None = None,
-                robot: str | None = None) -> dict[str, Any]:
+                robot: str | None = None, reground_quantile: float | None = None
+                ) -> dict[str, Any]:
     """Calibrate an exported model's surprise monitor anew on other episodes; returns meta.json.
 
     The thresholds are quantiles of nominal scores on the episodes they were calibrated on. An
@@ -348,13 +349,17 @@ def recalibrate(folder: str | Path, data: Sequence[str | Path], out: str | Path 
     as surprises. Episodes from the deployment itself (the recorder node's MCAP recordings, or
     `wmp collect` with `actuation_delay`) put the thresholds where its nominal steps are. Only
     meta.json's "surprise" section changes; the networks and their hashes do not. With `out`,
-    the folder is copied there first and the original is left as it is."""
+    the folder is copied there first and the original is left as it is. `reground_quantile`:
+    see :func:`calibration.calibrate` (default: the quantile the model was calibrated with)."""
     from .model.batches import load_sequences
-    from .planning.calibration import calibrate
+    from .planning.calibration import REGROUND_QUANTILE, calibrate
     from .runtime import OnnxWorldModel, read_meta
 
     source = Path(folder)
     meta = read_meta(source)
+    if reground_quantile is None:
+        reground_quantile = float(meta.get("surprise", {}).get("quantiles", {}).get(
+            "reground", REGROUND_QUANTILE))
     target = source
     if out is not None:
         target = Path(out)
@@ -375,7 +380,8 @@ def recalibrate(folder: str | Path, data: Sequence[str | Path], out: str | Path 
     if abs(seq.control_period - period) > 1e-6:
         raise ExportError(f"{where}: control period {seq.control_period} s, the model was "
                           f"trained at {period} s; record at the model's control rate")
-    surprise = calibrate(OnnxWorldModel(target, providers="cpu"), seq, np.arange(seq.episodes))
+    surprise = calibrate(OnnxWorldModel(target, providers="cpu"), seq, np.arange(seq.episodes),
+                         reground_quantile)
     surprise["data"] = {"roots": [str(d) for d in data], "digest": seq.digest[:12],
                         "episodes": int(seq.episodes)}
     meta["surprise"] = surprise
