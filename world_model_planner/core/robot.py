@@ -398,10 +398,11 @@ class ForwardKinematics:
                        bool(step.fixed[:3, 3].any())) for step in reversed(self._steps)]
 
     @property
-    def steps(self) -> tuple[KinematicStep, ...]:
-        """The chain from the root to the frame, for other implementations of these kinematics
-        (the planner's torch cost runs them on the model's device)."""
-        return tuple(self._steps)
+    def to_root(self) -> tuple[tuple[KinematicStep, int | None, bool, bool], ...]:
+        """The chain from the frame back to the root as positions() walks it: each step with its
+        coordinate axis (or None) and whether its origin rotates and shifts. For other
+        implementations of these kinematics (the planner's torch cost on the model's device)."""
+        return tuple(self._plan)
 
     def transforms(self, q: np.ndarray) -> np.ndarray:
         q = np.asarray(q, dtype=np.float64)

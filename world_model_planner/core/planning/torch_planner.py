@@ -51,14 +51,14 @@ class TorchKinematics(nn.Module):
         self.register_buffer("order", torch.as_tensor(
             robot.to_description_order(np.arange(robot.dof)), dtype=torch.long))
         self._chain: list[tuple[int, bool, bool]] = []  # (joint index or -1, turns, shifts)
-        for i, step in enumerate(reversed(robot.kinematics.steps)):
-            rotation, offset = step.fixed[:3, :3], step.fixed[:3, 3]
+        for i, (step, _, turns, shifts) in enumerate(robot.kinematics.to_root):
             axis = np.zeros(3) if step.axis is None else step.axis
             self.register_buffer(f"axis{i}", torch.as_tensor(axis, dtype=torch.float32))
-            self.register_buffer(f"rotation{i}", torch.as_tensor(rotation.T, dtype=torch.float32))
-            self.register_buffer(f"offset{i}", torch.as_tensor(offset, dtype=torch.float32))
-            self._chain.append((-1 if step.axis is None else step.index,
-                                not np.array_equal(rotation, np.eye(3)), bool(offset.any())))
+            self.register_buffer(f"rotation{i}", torch.as_tensor(step.fixed[:3, :3].T,
+                                                                 dtype=torch.float32))
+            self.register_buffer(f"offset{i}", torch.as_tensor(step.fixed[:3, 3],
+                                                               dtype=torch.float32))
+            self._chain.append((-1 if step.axis is None else step.index, turns, shifts))
 
     def forward(self, q: torch.Tensor) -> torch.Tensor:
         q = q[..., self.order]
