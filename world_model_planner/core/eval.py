@@ -109,10 +109,6 @@ class FilteredPolicy(Policy):
 class RandomPolicy(FilteredPolicy):
     name, needs_images = "random", False
 
-    def __init__(self, *args: Any, seed: int = 0) -> None:
-        super().__init__(*args)
-        self.rng = np.random.default_rng(seed)
-
     def start(self, goal: Any, obs: Observation, seed: int) -> None:
         super().start(goal, obs, seed)
         self.rng = np.random.default_rng(seed)
@@ -243,7 +239,7 @@ class Evaluator:
             policy = OraclePolicy(self.limits, self.period, bound, self.sim, self.planner_cfg,
                                   self.cfg.oracle_threads)
         elif method == "random":
-            policy = RandomPolicy(self.limits, self.period, bound, seed=self.cfg.seed)
+            policy = RandomPolicy(self.limits, self.period, bound)
         elif method == "p_controller":
             policy = PControllerPolicy(self.limits, self.period, bound, gain=self.cfg.p_gain)
         else:
