@@ -200,6 +200,46 @@ def test_torch_backend_computes_what_onnx_computes(model):
     assert_same_rollout(model.rollout(z, a), torch_model.rollout(z, a))
 
 
+def test_batches_split_across_threads_compute_what_one_call_computes(model):
+    """The CPU default runs each batch as slices side by side; a plan must not notice."""
+    whole = OnnxWorldModel(MODEL, providers="cpu", batch_shards=False)
+    sliced = OnnxWorldModel(MODEL, providers="cpu", threads=3)  # uneven slices, on any machine
+    rng = np.random.default_rng(3)
+    h, w = model.image_hw
+    images = rng.integers(0, 256, (5, h, w, 3), dtype=np.uint8)
+    js = rng.standard_normal((5, 2 * model.joints)).astype(np.float32)
+    mask = np.ones((5, 2), np.float32)
+    np.testing.assert_allclose(sliced.encode(images, js, mask), whole.encode(images, js, mask),
+                               atol=1e-5)
+    for n in (1, 100, 257, 257):  # 257 twice: the second call reuses the bound buffers
+        z = rng.standard_normal((n, model.latent_dim)).astype(np.float32)
+        a = rng.uniform(-1, 1, (n, model.horizon, model.joints)).astype(np.float32) * \
+            model.action_bound
+        assert_same_rollout(sliced.rollout(z, a), whole.rollout(z, a), atol=1e-5)
+        np.testing.assert_allclose(sliced.proprio(z), whole.proprio(z), atol=1e-5)
+    assert len(sliced.shards.bounds(257, 32)) == 3 and whole.shards.workers == 1
+    np.testing.assert_allclose(sliced.decode(z[:4]), whole.decode(z[:4]), atol=1e-5)
+
+
+def test_a_failing_batch_slice_raises_in_the_caller():
+    from world_model_planner.core.batch_shards import BatchShards
+
+    shards = BatchShards(3)
+    bounds = shards.bounds(10)
+    assert bounds == [(0, 3), (3, 6), (6, 10)]
+    assert shards.bounds(10, min_rows=4) == [(0, 5), (5, 10)]
+
+    def fail_last(lo: int, hi: int) -> int:
+        if hi == 10:
+            raise ValueError("slice 6:10")
+        return hi - lo
+
+    with pytest.raises(ValueError, match="slice 6:10"):
+        shards.run(fail_last, bounds)
+    assert shards.run(lambda lo, hi: hi - lo, bounds[:2]) == [3, 3]
+    shards.close()
+
+
 def test_torch_backend_on_a_gpu_replays_cuda_graphs_that_compute_what_eager_does(model):
     import torch
 

@@ -690,7 +690,10 @@ class PlannerConfig:
     robot: str = param("config/robots/wmp_arm.yaml", "robot config file")
     backend: Literal["onnx", "torch"] = param("onnx", "inference engine")
     providers: str = param("auto", "ONNX Runtime providers: auto, or a list like cuda,cpu")
-    threads: int = param(0, "inference threads (0: runtime default)", ge=0)
+    threads: int = param(0, "inference threads (0: the cores this process may use)", ge=0)
+    batch_shards: bool = param(True, "ONNX Runtime on the CPU: run each batched call as one "
+                               "single-threaded slice of the batch per thread, side by side "
+                               "(false: one call over ONNX Runtime's intra-op threads)")
     torch_device: str = param("cpu", "backend torch only: cpu, cuda or cuda:N")
     cuda_graphs: bool = param(True, "backend torch on a GPU: replay each network call as a "
                               "captured CUDA graph (a few launches instead of dozens)")

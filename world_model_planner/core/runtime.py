@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .batch_shards import BatchShards, usable_cores
 from .paths import file_sha256, resolve
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExec
 PROVIDER_ALIASES = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider",
                     "cpu": "CPUExecutionProvider"}
 DEFAULT_MODEL = "models/wmp_arm_reach"
+# Fewer rows than this per slice and a rollout's slices cost more in hand-offs than they save.
+ROLLOUT_MIN_ROWS = 32
 
 
 class ModelError(RuntimeError):
@@ -114,6 +117,7 @@ class OnnxWorldModel:
 
     def __init__(self, folder: str | Path = DEFAULT_MODEL, *,
                  providers: str | Sequence[str] = "auto", threads: int = 0,
+                 batch_shards: bool = True,
                  expected_joints: Sequence[str] | None = None,
                  expected_image: tuple[int, int] | None = None) -> None:
         ort = _import_ort()
@@ -121,9 +125,15 @@ class OnnxWorldModel:
         self.meta = read_meta(self.folder)
         self.verify(expected_joints, expected_image)
         self.providers = select_providers(providers)
+        on_cpu = self.providers[0] == "CPUExecutionProvider"
+        # On the CPU a batched call runs as one single-threaded slice per core (batch_shards.py
+        # says why); elsewhere, and with batch_shards off, as one call over the runtime's threads.
+        self.shards = BatchShards(threads or len(usable_cores()) if on_cpu and batch_shards else 1)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
+        if self.shards.workers > 1:
+            options.intra_op_num_threads = 1
+        elif threads:
             options.intra_op_num_threads = threads
         # ONNX Runtime's worker threads spin after each call by default. Between the planner's
         # calls the main thread does numpy work (sampling, costs, refits), and on a small CPU the
@@ -138,14 +148,16 @@ class OnnxWorldModel:
         if self.provider == "CPUExecutionProvider" and providers == "auto":
             log.warning("world model on CPUExecutionProvider: no CUDA or TensorRT provider in "
                         "this ONNX Runtime (install onnxruntime-gpu on a GPU machine)")
-        log.info("world model %s on %s", self.meta.get("name", self.folder.name), self.provider)
+        log.info("world model %s on %s%s", self.meta.get("name", self.folder.name), self.provider,
+                 f", batches in {self.shards.workers} single-threaded slices"
+                 if self.shards.workers > 1 else "")
         self.joint_names = list(self.meta["joint_names"])
         self.joints = len(self.joint_names)
         self.latent_dim = int(self.meta["latent_dim"])
         self.horizon = int(self.meta["horizon"])
         self.image_hw = (int(self.meta["image"]["height"]), int(self.meta["image"]["width"]))
         self.action_bound = np.asarray(self.meta["action_bound"], dtype=np.float32)
-        self._binding: dict[int, tuple[Any, Rollout]] = {}
+        self._binding: dict[int, tuple[dict[tuple[int, int], Any], Rollout]] = {}
 
     # -- verification ----------------------------------------------------------------------
 
@@ -185,12 +197,21 @@ class OnnxWorldModel:
 
     # -- calls -----------------------------------------------------------------------------
 
+    def _run(self, graph: str, output: str, feeds: dict[str, np.ndarray],
+             min_rows: int = 1) -> np.ndarray:
+        """One graph over a batch, sliced across the shard threads where it is big enough."""
+        session = self.sessions[graph]
+        bounds = self.shards.bounds(len(next(iter(feeds.values()))), min_rows)
+        parts = self.shards.run(lambda lo, hi: session.run(
+            [output], {k: v[lo:hi] for k, v in feeds.items()})[0], bounds)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
     def encode(self, image: np.ndarray, joint_state: np.ndarray,
                modality: np.ndarray) -> np.ndarray:
-        return self.sessions["encoder"].run(["latent"], {
+        return self._run("encoder", "latent", {
             "image": np.ascontiguousarray(image, dtype=np.uint8),
             "joint_state": np.ascontiguousarray(joint_state, dtype=np.float32),
-            "modality": np.ascontiguousarray(modality, dtype=np.float32)})[0]
+            "modality": np.ascontiguousarray(modality, dtype=np.float32)})
 
     def rollout(self, latent: np.ndarray, actions: np.ndarray) -> Rollout:
         """Imagined futures of N action sequences (N,H,J) from latents (N,D)."""
@@ -199,35 +220,45 @@ class OnnxWorldModel:
         session = self.sessions["dynamics"]
         n = latent.shape[0]
         if self.provider in ("CPUExecutionProvider", "CUDAExecutionProvider"):
-            binding, out = self._binding.get(n) or self._bind(n)
-            binding.bind_cpu_input("latent", latent)
-            binding.bind_cpu_input("actions", actions)
-            session.run_with_iobinding(binding)
+            bindings, out = self._binding.get(n) or self._bind(n)
+
+            def run(lo: int, hi: int) -> None:
+                binding = bindings[lo, hi]
+                binding.bind_cpu_input("latent", latent[lo:hi])
+                binding.bind_cpu_input("actions", actions[lo:hi])
+                session.run_with_iobinding(binding)
+
+            self.shards.run(run, list(bindings))
             return out
         mean, dis, joints = session.run(None, {"latent": latent, "actions": actions})
         return Rollout(mean, dis, joints)
 
-    def _bind(self, n: int) -> tuple[Any, Rollout]:
-        """Output buffers for batch size n, reused by every later call of that size."""
+    def _bind(self, n: int) -> tuple[dict[tuple[int, int], Any], Rollout]:
+        """Output buffers for batch size n, reused by every later call of that size, with one
+        binding per batch slice writing straight into its rows of them."""
         session = self.sessions["dynamics"]
         h, d, j = self.horizon, self.latent_dim, self.joints
         out = Rollout(np.empty((n, h, d), np.float32), np.empty((n, h), np.float32),
                       np.empty((n, h, j), np.float32))
-        binding = session.io_binding()
-        for name, buf in (("latent_mean", out.latent_mean), ("disagreement", out.disagreement),
-                          ("joint_positions", out.joint_positions)):
-            binding.bind_output(name, "cpu", 0, np.float32, list(buf.shape),
-                                buf.ctypes.data)
-        self._binding[n] = (binding, out)
-        return binding, out
+        bindings = {}
+        for lo, hi in self.shards.bounds(n, ROLLOUT_MIN_ROWS):
+            binding = session.io_binding()
+            for name, buf in (("latent_mean", out.latent_mean), ("disagreement", out.disagreement),
+                              ("joint_positions", out.joint_positions)):
+                rows = buf[lo:hi]
+                binding.bind_output(name, "cpu", 0, np.float32, list(rows.shape),
+                                    rows.ctypes.data)
+            bindings[lo, hi] = binding
+        self._binding[n] = (bindings, out)
+        return bindings, out
 
     def proprio(self, latent: np.ndarray) -> np.ndarray:
-        return self.sessions["proprio_head"].run(["joint_state"], {
-            "latent": np.ascontiguousarray(latent, dtype=np.float32)})[0]
+        return self._run("proprio_head", "joint_state", {
+            "latent": np.ascontiguousarray(latent, dtype=np.float32)}, ROLLOUT_MIN_ROWS)
 
     def decode(self, latent: np.ndarray) -> np.ndarray:
-        return self.sessions["decoder"].run(["image"], {
-            "latent": np.ascontiguousarray(latent, dtype=np.float32)})[0]
+        return self._run("decoder", "image", {
+            "latent": np.ascontiguousarray(latent, dtype=np.float32)})
 
     @property
     def model_id(self) -> str:

@@ -33,4 +33,5 @@ def load_world_model(folder: str, cfg: PlannerConfig, robot: Robot | None = None
     from ..runtime import OnnxWorldModel
 
     return OnnxWorldModel(folder, providers=cfg.providers, threads=cfg.threads,
+                          batch_shards=cfg.batch_shards,
                           expected_joints=joints, expected_image=image_hw)
