@@ -13,7 +13,7 @@
 # limitations under the License.
 """Image-to-command latency over DDS at 10 Hz and at higher rates, and the load soak.
 
-    python bench/dds_latency.py latency [--rates 10,20,30] [--seconds 30]
+    python bench/dds_latency.py latency [--rates 10,20,30] [--seconds 30] [-p NAME:=VALUE ...]
     python bench/dds_latency.py soak [--minutes 10] [--fastdds-profile shipped]
 
 --fastdds-profile loads a Fast DDS XML profile in both processes ("shipped":
@@ -41,6 +41,8 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds per rate")
     parser.add_argument("--minutes", type=float, default=10.0, help="soak duration")
     parser.add_argument("--model", default=None, help="model folder (default: shipped)")
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
+                        help="a further planner node parameter, e.g. planner.batch_shards:=false")
     parser.add_argument("--fastdds-profile", default=None,
                         help="Fast DDS XML profile for the driver and the planner: a file, or "
                         "'shipped' for config/fastdds_large_images.xml")
@@ -52,7 +54,7 @@ if __name__ == "__main__":
             parser.error(f"--fastdds-profile: no such file {profile}")
         os.environ[PROFILE_VARIABLE] = str(profile)  # before rclpy starts, inherited by the node
     if args.what == "latency":
-        result = {"runs": [measure(float(r), args.seconds, model=args.model)
+        result = {"runs": [measure(float(r), args.seconds, model=args.model, params=args.param)
                            for r in args.rates.split(",")]}
         sustained = [r["rate_hz"] for r in result["runs"]
                      if r["achieved_rate_hz"] >= 0.95 * r["rate_hz"]
@@ -60,7 +62,8 @@ if __name__ == "__main__":
         result["highest_sustained_rate_hz"] = max(sustained) if sustained else None
     else:
         result = measure(10.0, 60.0 * args.minutes, model=args.model, camera_hz=30.0,
-                         joints_hz=500.0, width=640, height=480, warmup=30.0)
+                         joints_hz=500.0, width=640, height=480, warmup=30.0,
+                         params=args.param)
     result["fastdds_profile"] = os.environ.get(PROFILE_VARIABLE)
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")

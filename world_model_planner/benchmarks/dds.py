@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -112,12 +113,14 @@ class Driver:
 _JOINTS = ("base_yaw", "shoulder_pitch", "elbow_pitch", "wrist_pitch")
 
 
-def _planner(model: str | None, rate: float) -> subprocess.Popen:
+def _planner(model: str | None, rate: float, params: Sequence[str] = ()) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "world_model_planner.nodes.planner_node", "--ros-args",
            "--params-file", str(share_path(graph.PLANNER_PARAMS)), "-p", "autostart:=true",
            "-p", f"control_rate:={rate}", "-p", "publish_imagined:=false"]
     if model:
         cmd += ["-p", f"planner.model:={model}"]
+    for param in params:
+        cmd += ["-p", param]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 
@@ -133,9 +136,10 @@ def _stop(proc: subprocess.Popen) -> None:
 
 def measure(rate: float, seconds: float, *, model: str | None = None, camera_hz: float = 30.0,
             joints_hz: float = 100.0, width: int = 64, height: int = 64,
-            warmup: float = 15.0) -> dict[str, Any]:
-    """Run the planner at `rate` for `seconds` after warm-up; intervals, latency and memory."""
-    planner = _planner(model, rate)
+            warmup: float = 15.0, params: Sequence[str] = ()) -> dict[str, Any]:
+    """Run the planner at `rate` for `seconds` after warm-up; intervals, latency and memory.
+    params: further planner node parameters, NAME:=VALUE."""
+    planner = _planner(model, rate, params)
     driver = Driver(width, height)
     try:
         driver.run(warmup, camera_hz, joints_hz)

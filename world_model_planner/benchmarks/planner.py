@@ -18,6 +18,8 @@ One run measures, side by side on the same weights and the same observations:
 * per-control-step latency (encode + plan) of the deployed controller, p50 and p99;
 * imagined rollouts per second;
 * ONNX Runtime against PyTorch eager (ratio of median step latency);
+* the configured ONNX Runtime set-up against one whole-batch call per model call (on the CPU:
+  batch slices side by side against ONNX Runtime's own intra-op threads);
 * achieved GFLOP/s of the model arithmetic against a large matrix multiply measured in the
   same run (the machine's practical peak);
 * resident memory before and after 1,000 plans.
@@ -36,6 +38,7 @@ import numpy as np
 
 from ..core.config import PlannerConfig, SimulationConfig
 from ..core.observation import Observation
+from ..core.runtime import ROLLOUT_MIN_ROWS
 
 
 def rss_bytes(pid: int | str = "self") -> int:
@@ -190,15 +193,19 @@ def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 20
     obs = sim.reset(start)
     period = simulation.sim.control_period
 
-    models = {b: load_world_model(planner.model, dataclasses.replace(planner, backend=b), robot)
-              for b in ("onnx", "torch")}
+    # "onnx" is the configured ONNX Runtime set-up; "onnx_whole" the same with each batch as one
+    # call over ONNX Runtime's intra-op threads instead of slices side by side (batch_shards.py).
+    variants = {"onnx": dataclasses.replace(planner, backend="onnx"),
+                "onnx_whole": dataclasses.replace(planner, backend="onnx", batch_shards=False),
+                "torch": dataclasses.replace(planner, backend="torch")}
+    models = {name: load_world_model(planner.model, cfg, robot) for name, cfg in variants.items()}
 
-    def controller_for(backend: str) -> Any:
+    def controller_for(name: str) -> Any:
         """A fresh controller (same weights): same optimiser seed, so the same commands."""
-        model = models[backend]
+        model = models[name]
         surprise = model.meta.get("surprise")
         # The ratio compares two engines under one optimiser: the numpy one (fused=False).
-        c = MPCController(model, robot, dataclasses.replace(planner, backend=backend, fused=False),
+        c = MPCController(model, robot, dataclasses.replace(variants[name], fused=False),
                           period, surprise=SurpriseThresholds.from_meta(surprise) if surprise
                           else None)
         c.set_goal_image(goal_image)
@@ -207,6 +214,9 @@ def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 20
     observations = _closed_loop(controller_for("onnx"), sim, start, warmup + steps)
     sim.close()
     ort_times = _step_latencies(controller_for("onnx"), observations, warmup)
+    # Slicing leaves every row's arithmetic as it was, so the same frames fit the same commands.
+    whole_times = _step_latencies(controller_for("onnx_whole"), observations, warmup)
+    del models["onnx_whole"]
     # Each backend replays its own closed loop: the two engines round differently, so torch fed
     # ONNX Runtime's frames would choose other commands than the ones that moved the arm, and
     # the position-loop check would rightly read that as an arm ignoring its commands. Recorded
@@ -256,6 +266,9 @@ def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 20
         "rollouts_per_second": opt.samples * opt.iterations / float(np.median(plan_times)),
         "imagined_steps_per_second": (opt.samples * opt.iterations * meta["horizon"]
                                       * meta["ensemble_size"] / float(np.median(plan_times))),
+        "whole_batch_p50_ms": 1000 * float(np.percentile(whole_times, 50)),
+        "whole_batch_p99_ms": 1000 * float(np.percentile(whole_times, 99)),
+        "whole_batch_over_sliced": float(np.percentile(whole_times, 50) / p50),
         "torch_p50_ms": 1000 * float(np.percentile(torch_times, 50)),
         "ort_p50_ms_same_stretch": 1000 * float(np.percentile(ort_again, 50)),
         "ort_over_torch": float(np.percentile(torch_times, 50) / np.percentile(ort_again, 50)),
@@ -272,6 +285,7 @@ def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 20
                    "iterations": opt.iterations, "ensemble_members": meta["ensemble_size"],
                    "encoder_images_per_step": 4},
         "provider": ort_controller.model.provider,
+        "rollout_slices": len(ort_controller.model.shards.bounds(opt.samples, ROLLOUT_MIN_ROWS)),
         "model": ort_controller.model.model_id,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "steps_measured": steps,
