@@ -398,7 +398,8 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
                 plot_history(history, out / "losses.png", cfg.objective)
                 (out / "history.json").write_text(json.dumps(history, indent=1))
                 bar.write(f"step {step}: val total {val['total']:.4g} latent {val['latent']:.4g} "
-                          f"proprio {val['proprio']:.4g} (best {best_val:.4g} at {best_step})")
+                          f"proprio {val['proprio']:.4g} (best {best_val:.4g} at {best_step})",
+                          file=sys.stderr)  # stdout carries --json alone
             if bad_evals >= o.patience:
                 stopped_early = True
                 break
