@@ -319,3 +319,40 @@ def test_calibrate_puts_the_monitor_on_late_commands_and_leaves_the_networks_alo
                           timeout=300)
     assert done.returncode == 2 and "24x24 frames" in done.stderr, done.stderr
     assert json.loads((model / "meta.json").read_text()) == before
+
+
+def test_refit_ensemble_retrains_only_the_dynamics_on_bootstrap_resamples(
+        trained, tiny_data, tmp_path):
+    from safetensors.torch import load_file
+
+    from world_model_planner.core.export import load_trained
+    from world_model_planner.core.model.report import write_report
+
+    out = tmp_path / "refit"
+    wmp = [sys.executable, "-m", "world_model_planner.cli", "refit-ensemble", "--checkpoint",
+           str(trained), "--horizon", "3", "--steps", "100", "--batch-size", "16",
+           "--learning-rate", "0.003",
+           "--eval-every", "20", "--quiet"]
+    done = subprocess.run(wmp + ["--out", str(out), "--json"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    # Each member left out its own share of the training episodes (Poisson(1): about 37%).
+    assert 0.15 < summary["refit"]["bootstrap_excluded_fraction"] < 0.6
+    assert summary["best_val"] <= summary["initial_val"]["total"]
+    before = load_file(str(trained / "best" / "model.safetensors"))
+    after = load_file(str(out / "best" / "model.safetensors"))
+    assert before.keys() == {k for k in after}
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("dynamics.") for k in changed)
+    model, state = load_trained(out)  # what `wmp export` and `wmp report` read
+    assert state["refit"]["horizon"] == 3 and state["config"] == load_trained(trained)[1]["config"]
+    results = write_report([trained, out], tmp_path / "MODEL.md")
+    assert set(results) == {"jepa (jepa)", "jepa (refit)"}
+
+    other = tmp_path / "other_camera"
+    collect(other, 2, seed=4, simulation=tiny_simulation(size=24, steps=8), progress=False)
+    done = subprocess.run(wmp + ["--out", str(tmp_path / "no"), "--data", str(other)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "--data: camera size" in done.stderr, done.stderr
+    assert not (tmp_path / "no").exists()

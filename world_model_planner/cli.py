@@ -331,6 +331,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refit_ensemble(args: argparse.Namespace) -> int:
+    from .core.config import RefitConfig
+    from .core.model.ensemble_refit import refit_ensemble
+
+    refit = RefitConfig(horizon=args.horizon, steps=args.steps, batch_size=args.batch_size,
+                        learning_rate=args.learning_rate, bootstrap=not args.no_bootstrap,
+                        fresh=args.fresh, seed=args.seed, eval_every=args.eval_every)
+    summary = refit_ensemble(args.checkpoint, args.out, refit, data=args.data,
+                             progress=not args.quiet)
+    if args.json:
+        _emit_json({"out": str(Path(args.out).resolve()), **summary})
+    else:
+        print(f"refitted the ensemble in {summary['seconds']:.0f} s; best validation loss "
+              f"{summary['best_val']:.4g} at step {summary['best_step']} (was "
+              f"{summary['initial_val']['total']:.4g}); checkpoint in {args.out}/best",
+              file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------------------------------
 # export / report
 
@@ -614,6 +633,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     _add_common(p)
     p.set_defaults(func=cmd_train)
+
+    from .core.config import RefitConfig
+
+    refit = RefitConfig()
+    p = sub.add_parser("refit-ensemble", help="re-train only the dynamics ensemble, each member "
+                       "on its own bootstrap resample (frozen encoder and heads)")
+    p.add_argument("--checkpoint", required=True, help="the --out folder of 'wmp train'")
+    p.add_argument("--out", required=True, help="folder to write (best/ as 'wmp train' writes)")
+    p.add_argument("--data", nargs="+", default=None,
+                   help="dataset folders (default: the checkpoint's training data)")
+    p.add_argument("--horizon", type=int, default=refit.horizon,
+                   help="imagined steps per training path")
+    p.add_argument("--steps", type=int, default=refit.steps, help="optimiser steps")
+    p.add_argument("--batch-size", type=int, default=refit.batch_size,
+                   help="latent sequences per step")
+    p.add_argument("--learning-rate", type=float, default=refit.learning_rate,
+                   help="peak learning rate")
+    p.add_argument("--eval-every", type=int, default=refit.eval_every,
+                   help="steps between validations")
+    p.add_argument("--seed", type=int, default=refit.seed,
+                   help="seed of the resamples and batches")
+    p.add_argument("--fresh", action="store_true",
+                   help="start the members from new random weights instead of the checkpoint's")
+    p.add_argument("--no-bootstrap", action="store_true",
+                   help="every member trains on every episode (for comparison)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    _add_common(p)
+    p.set_defaults(func=cmd_refit_ensemble)
 
     p = sub.add_parser("export", help="trained checkpoint -> ONNX files + meta.json")
     p.add_argument("--checkpoint", required=True, help="the --out folder of 'wmp train'")

@@ -671,6 +671,23 @@ class OptimizerConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class RefitConfig:
+    """`wmp refit-ensemble` (core/model/ensemble_refit.py); the command line sets every field."""
+
+    horizon: int = 20
+    steps: int = 6000
+    batch_size: int = 256
+    learning_rate: float = 3e-4
+    warmup_steps: int = 200
+    weight_decay: float = 1e-5
+    grad_clip: float = 10.0
+    bootstrap: bool = True  # false: every member sees every episode (for comparison)
+    fresh: bool = False  # true: members start from new random weights, not the source's
+    seed: int = 0
+    eval_every: int = 500
+
+
+@dataclasses.dataclass(frozen=True)
 class SurpriseConfig:
     enabled: bool = param(True, "compare each observation with the model's prediction of it")
     reground_scale: float = param(1.0, "multiplier of the calibrated re-ground threshold",

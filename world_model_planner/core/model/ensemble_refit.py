@@ -1,0 +1,229 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""`wmp refit-ensemble`: re-train only the dynamics ensemble of a trained model, each member on
+its own bootstrap resample of the training episodes, on the frozen encoder's latents.
+
+Why: the planner reads ensemble disagreement as "the model is dreaming" (the disagreement cost
+and the report's rank correlation with actual error). Members trained on the very same batches
+differ only by their initialisation and agree where they are all wrong; a member that never saw
+some episodes disagrees with the others where those episodes mattered, the usual bootstrap
+ensemble. Training over longer imagined paths than the main run (20 steps against 10 by default)
+covers the horizons the report measures.
+
+The encoder, proprio head and decoder are kept as they are, so the latent space the planner,
+goal images and surprise monitor use does not move: every frame is encoded once, and each
+training step is then a batch of latent sequences, cheap on a CPU. Validation uses the source
+run's episode split, so the report's held-out episodes stay unseen.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import RefitConfig
+from . import checkpoint
+from .batches import SequenceData, load_sequences, split_episodes
+from .networks import EnsembleDynamics, WorldModel
+
+
+class RefitError(ValueError):
+    """The data does not fit the checkpoint (robot, camera or control period)."""
+
+
+@torch.no_grad()
+def encode_frames(model: WorldModel, seq: SequenceData, batch: int = 1024,
+                  progress: bool = False) -> torch.Tensor:
+    """Latents (F, D) of every frame from the full observation (image and joints), as a plan
+    starts and as the report's targets are."""
+    from tqdm import tqdm
+
+    out = []
+    for i in tqdm(range(0, len(seq.joint_state), batch), desc="encode frames", unit="batch",
+                  file=sys.stderr, disable=not progress):
+        js = seq.joint_state[i:i + batch]
+        out.append(model.encoder(seq.images[i:i + batch], js, torch.ones(len(js), 2)))
+    return torch.cat(out)
+
+
+def bootstrap_weights(members: int, episodes: int, seed: int, enabled: bool = True
+                      ) -> torch.Tensor:
+    """(K, E): how many times member k draws episode e in its resample, Poisson(1) per pair
+    (the limit of drawing E of E episodes with replacement), fixed for the whole run."""
+    if not enabled:
+        return torch.ones(members, episodes)
+    rng = np.random.default_rng([seed, 0xB007])
+    return torch.from_numpy(rng.poisson(1.0, (members, episodes)).astype(np.float32))
+
+
+class _Windows:
+    """(episode, start) pairs whose next `horizon` steps exist, and their gathered tensors."""
+
+    def __init__(self, seq: SequenceData, episodes: np.ndarray, horizon: int) -> None:
+        pairs = [(e, t) for e in episodes for t in range(int(seq.lengths[e]) - horizon + 1)]
+        if not pairs:
+            raise RefitError(f"no episode has {horizon} steps; lower --horizon")
+        self.pairs = np.array(pairs, dtype=np.int64)
+        self.seq, self.horizon = seq, horizon
+        self.frame_start = torch.from_numpy(seq.frame_start.astype(np.int64))
+        self.step_start = torch.from_numpy(seq.step_start.astype(np.int64))
+
+    def gather(self, index: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Episode ids (B,), frame ids (B, H+1), step ids (B, H) of the chosen windows."""
+        e = torch.from_numpy(self.pairs[index, 0])
+        t = torch.from_numpy(self.pairs[index, 1])
+        frames = (self.frame_start[e] + t)[:, None] + torch.arange(self.horizon + 1)
+        steps = (self.step_start[e] + t)[:, None] + torch.arange(self.horizon)
+        return e, frames, steps
+
+
+def _losses(model: WorldModel, dynamics: EnsembleDynamics, latents: torch.Tensor,
+            seq: SequenceData, frames: torch.Tensor, steps: torch.Tensor,
+            discount: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per member and sequence (K, B): discounted latent error and proprio-head error of the
+    imagined path, the two dynamics terms of the main training loss."""
+    z = latents[frames]
+    imagined = dynamics.rollout(z[:, 0], seq.actions[steps])  # (K,B,H,D)
+    latent = ((imagined - z[None, :, 1:]) ** 2).mean(-1)
+    head = model.proprio_head
+    wanted = head.normalizer(seq.joint_state[frames[:, 1:]])
+    proprio = ((head.normalized(imagined) - wanted[None]) ** 2).mean(-1)
+    return (latent * discount).sum(-1), (proprio * discount).sum(-1)
+
+
+def refit_ensemble(source: str | Path, out: str | Path, cfg: RefitConfig = RefitConfig(), *,
+                   data: Sequence[str | Path] | None = None, progress: bool = True
+                   ) -> dict[str, Any]:
+    """Write a checkpoint folder `out` (best/ as `wmp export` and `wmp report` read it) whose
+    model is the source's with a re-trained dynamics ensemble; returns the run summary."""
+    from tqdm import tqdm
+
+    from ..export import checkpoint_folder, load_trained
+
+    torch.manual_seed(cfg.seed)
+    model, state = load_trained(source)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    roots = [str(d) for d in data] if data else list(state["data"])
+    seq = load_sequences(roots)
+    for what, have, want in (("joint names", seq.joint_names, state["joint_names"]),
+                             ("camera size", list(seq.image_hw), state["image_hw"]),
+                             ("control period", seq.control_period, state["control_period"])):
+        if have != want:
+            raise RefitError(f"--data: {what} {have} differ from the checkpoint's {want}; refit "
+                             "on data of the robot and camera the model was trained for")
+    optim, weights = state["config"]["optim"], state["config"]["loss"]
+    train_eps, val_eps = split_episodes(seq.episodes, optim["val_fraction"], optim["seed"])
+    if not len(val_eps):
+        val_eps = train_eps
+    started = time.perf_counter()
+    latents = encode_frames(model, seq, progress=progress)
+
+    dynamics = model.dynamics
+    if cfg.fresh:
+        dynamics = EnsembleDynamics(model.cfg, model.joints)
+        dynamics.action_scale.copy_(model.dynamics.action_scale)
+    dynamics.requires_grad_(True).train()
+    members = dynamics.members
+    resample = bootstrap_weights(members, seq.episodes, cfg.seed, cfg.bootstrap)
+    train = _Windows(seq, train_eps, cfg.horizon)
+    val = _Windows(seq, val_eps, cfg.horizon)
+    val_index = np.arange(0, len(val.pairs), max(1, len(val.pairs) // 2048))
+    discount = float(weights["discount"]) ** torch.arange(cfg.horizon, dtype=torch.float32)
+    discount = discount / discount.sum()
+    w_latent, w_proprio = float(weights["latent"]), float(weights["proprio"])
+    optimizer = torch.optim.AdamW(dynamics.parameters(), lr=cfg.learning_rate,
+                                  weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
+        1.0, (s + 1) / max(1, cfg.warmup_steps)) * 0.5 * (1 + math.cos(math.pi * s / cfg.steps)))
+    rng = np.random.default_rng(cfg.seed)
+
+    @torch.no_grad()
+    def validate() -> dict[str, float]:
+        dynamics.eval()
+        latent, proprio = [], []
+        for i in range(0, len(val_index), 512):
+            _, frames, steps = val.gather(val_index[i:i + 512])
+            lat, pro = _losses(model, dynamics, latents, seq, frames, steps, discount)
+            latent.append(lat.mean(0))
+            proprio.append(pro.mean(0))
+        dynamics.train()
+        lat_v, pro_v = torch.cat(latent).mean().item(), torch.cat(proprio).mean().item()
+        return {"latent": lat_v, "proprio": pro_v,
+                "total": w_latent * lat_v + w_proprio * pro_v}
+
+    out = Path(out)
+    first = validate()
+    history = [{"step": 0, "train": dict(first), "val": first, "seconds": 0.0}]
+    best_val, best_step = first["total"], 0
+    best_weights = copy.deepcopy(dynamics.state_dict())
+    running: dict[str, float] = {}
+    bar = tqdm(total=cfg.steps, desc="refit ensemble", unit="step", file=sys.stderr,
+               disable=not progress, smoothing=0.05)
+    for step in range(1, cfg.steps + 1):
+        episodes, frames, steps = train.gather(rng.integers(0, len(train.pairs), cfg.batch_size))
+        lat, pro = _losses(model, dynamics, latents, seq, frames, steps, discount)
+        w = resample[:, episodes]  # (K,B): each member's share of each sequence
+        per_member = ((w_latent * lat + w_proprio * pro) * w).sum(1) / w.sum(1).clamp(min=1.0)
+        loss = per_member.mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(dynamics.parameters(), cfg.grad_clip)
+        optimizer.step()
+        schedule.step()
+        for k, v in (("latent", lat.mean().item()), ("proprio", pro.mean().item()),
+                     ("total", loss.item())):
+            running[k] = 0.98 * running.get(k, v) + 0.02 * v
+        bar.update(1)
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            result = validate()
+            history.append({"step": step, "train": dict(running), "val": result,
+                            "seconds": time.perf_counter() - started})
+            if result["total"] < best_val:
+                best_val, best_step = result["total"], step
+                best_weights = copy.deepcopy(dynamics.state_dict())
+            if progress:
+                bar.write(f"step {step}: val latent {result['latent']:.4g} proprio "
+                          f"{result['proprio']:.4g} (best {best_val:.4g} at {best_step})",
+                          file=sys.stderr)
+    bar.close()
+    dynamics.load_state_dict(best_weights)
+    dynamics.eval().requires_grad_(False)
+    model.dynamics = dynamics
+    seconds = time.perf_counter() - started
+    refit = {**dataclasses.asdict(cfg), "source": str(checkpoint_folder(source).resolve()),
+             "source_best_step": state.get("best_step"), "train_episodes": int(len(train_eps)),
+             "bootstrap_excluded_fraction": float((resample[:, train_eps] == 0).float().mean())}
+    new_state = {**{k: v for k, v in state.items() if k != "optimizer_layout"},
+                 "data": [str(Path(r).resolve()) for r in roots], "data_digest": seq.digest,
+                 "refit": refit, "step": cfg.steps, "best_step": best_step, "best_val": best_val,
+                 "history": history, "seconds": seconds}
+    checkpoint.save(out / "best", model, new_state)
+    from .train import plot_history
+
+    plot_history(history, out / "losses.png", "refit ensemble")
+    summary = {"best_step": best_step, "best_val": best_val, "initial_val": first,
+               "final_val": history[-1]["val"], "seconds": seconds, "refit": refit}
+    (out / "refit_summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    return summary
