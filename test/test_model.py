@@ -349,6 +349,10 @@ def test_refit_ensemble_retrains_only_the_dynamics_on_bootstrap_resamples(
     assert state["refit"]["horizon"] == 3 and state["config"] == load_trained(trained)[1]["config"]
     results = write_report([trained, out], tmp_path / "MODEL.md")
     assert set(results) == {"jepa (jepa)", "jepa (refit)"}
+    from world_model_planner.core.export import export_model
+
+    meta = export_model(out, tmp_path / "model", horizon=3, data=[tiny_data])
+    assert meta["refit"]["bootstrap"] and "source" not in meta["refit"]  # no local paths
 
     other = tmp_path / "other_camera"
     collect(other, 2, seed=4, simulation=tiny_simulation(size=24, steps=8), progress=False)

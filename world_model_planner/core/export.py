@@ -294,6 +294,8 @@ def export_model(checkpoint_path: str | Path, out: str | Path, *, horizon: int =
         "training": {k: state.get(k) for k in (
             "data_digest", "train_episodes", "val_episodes", "train_frames", "step",
             "best_step", "best_val", "seconds", "world_size")},
+        **({"refit": {k: v for k, v in state["refit"].items() if k != "source"}}
+           if state.get("refit") else {}),
         "train_config": state["config"],
         "files": files,
         "parity": {"tolerance": PARITY_TOLERANCE, "max_abs_error": parity},

@@ -179,7 +179,7 @@ def write_report(checkpoints: Sequence[str | Path], out: str | Path,
         results[name]["checkpoint"] = str(path)
         results[name]["run"] = run
         results[name]["training"] = {k: state.get(k) for k in (
-            "step", "best_step", "best_val", "seconds", "train_frames", "data_digest")}
+            "step", "best_step", "best_val", "seconds", "train_frames", "data_digest", "refit")}
         run_optim = state["config"]["optim"]  # stage 1 ran here unless weights came from a run
         results[name]["training"]["stage1_steps"] = (
             None if run_optim.get("init_from") else int(run_optim.get("pretrain_steps", 0)))
@@ -227,6 +227,9 @@ def _markdown(results: Mapping[str, Any], seq: SequenceData, val: np.ndarray, fi
     row("world-model steps (best at)", lambda r: f"{r['training']['step']} "
         f"({r['training']['best_step']})")
     row("world-model training time", lambda r: f"{(r['training']['seconds'] or 0) / 60:.0f} min")
+    row("dynamics only, refit on bootstrap resamples (`wmp refit-ensemble`)", lambda r: "no"
+        if not r["training"].get("refit") else f"{r['training']['refit']['horizon']}-step paths"
+        + (", bootstrap" if r["training"]["refit"]["bootstrap"] else ", no bootstrap"))
     for h in (1, 5, 10, 20):
         row(f"latent error / spread, h={h}", lambda r, h=h:
             f"{r['normalized_latent_error'][h - 1]:.3f}")
