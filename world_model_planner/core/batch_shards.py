@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -80,6 +81,10 @@ class BatchShards:
         cores = usable_cores()
         self._threads = ([_Worker(cores[i % len(cores)], f"wmp-slice-{i}")
                           for i in range(self.workers)] if self.workers > 1 else [])
+        # Stop the workers when this object goes, and at the latest at interpreter exit, before
+        # daemon threads are frozen: a worker still inside ONNX Runtime while the process tears
+        # down its libraries ended a node's shutdown in std::terminate.
+        self._stop = weakref.finalize(self, _stop_workers, self._threads)
 
     def bounds(self, rows: int, min_rows: int = 1) -> list[tuple[int, int]]:
         """Slice limits for a batch of `rows`: as many slices as workers allow while each
@@ -108,8 +113,13 @@ class BatchShards:
         return results
 
     def close(self) -> None:
-        for worker in self._threads:
-            worker.jobs.put(None)
-        for worker in self._threads:
-            worker.thread.join()
+        self._stop()
         self._threads = []
+
+
+def _stop_workers(workers: list[_Worker]) -> None:
+    """Each worker finishes the slice it holds, then exits."""
+    for worker in workers:
+        worker.jobs.put(None)
+    for worker in workers:
+        worker.thread.join()
