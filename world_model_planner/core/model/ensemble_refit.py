@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import math
 import sys
 import time
@@ -46,6 +47,8 @@ from ..config import RefitConfig
 from . import checkpoint
 from .batches import SequenceData, load_sequences, split_episodes
 from .networks import EnsembleDynamics, WorldModel
+
+log = logging.getLogger(__name__)
 
 
 class RefitError(ValueError):
@@ -133,6 +136,10 @@ def refit_ensemble(source: str | Path, out: str | Path, cfg: RefitConfig = Refit
         if have != want:
             raise RefitError(f"--data: {what} {have} differ from the checkpoint's {want}; refit "
                              "on data of the robot and camera the model was trained for")
+    if [str(Path(r).resolve()) for r in roots] != list(state["data"]):
+        log.warning("--data is not the checkpoint's training data: validation episodes are drawn "
+                    "anew over these episodes, so some the source held out may be trained on; "
+                    "report on episodes that are in neither (wmp report --data)")
     optim, weights = state["config"]["optim"], state["config"]["loss"]
     train_eps, val_eps = split_episodes(seq.episodes, optim["val_fraction"], optim["seed"])
     if not len(val_eps):
