@@ -132,11 +132,17 @@ class SequenceSampler:
         t0 = flat - before
         return episode, t0
 
-    def gather(self, flat: np.ndarray) -> Batch:
+    def windows(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Episode (B,), frame ids (B, horizon+1) and step ids (B, horizon) of sequences `flat`
+        (each in [0, sequences))."""
         episode, t0 = self._indices(flat)
         steps = np.arange(self.horizon + 1)
         frames = (self.data.frame_start[episode] + t0)[:, None] + steps[None, :]
         acts = (self.data.step_start[episode] + t0)[:, None] + steps[None, :-1]
+        return episode, frames, acts
+
+    def gather(self, flat: np.ndarray) -> Batch:
+        _, frames, acts = self.windows(flat)
         f = torch.from_numpy(frames)
         return Batch(self.data.images[f], self.data.joint_state[f],
                      self.data.actions[torch.from_numpy(acts)])

@@ -45,7 +45,7 @@ import torch
 
 from ..config import RefitConfig
 from . import checkpoint
-from .batches import SequenceData, load_sequences, split_episodes
+from .batches import SequenceData, SequenceSampler, load_sequences, split_episodes
 from .networks import EnsembleDynamics, WorldModel
 
 log = logging.getLogger(__name__)
@@ -80,25 +80,10 @@ def bootstrap_weights(members: int, episodes: int, seed: int, enabled: bool = Tr
     return torch.from_numpy(rng.poisson(1.0, (members, episodes)).astype(np.float32))
 
 
-class _Windows:
-    """(episode, start) pairs whose next `horizon` steps exist, and their gathered tensors."""
-
-    def __init__(self, seq: SequenceData, episodes: np.ndarray, horizon: int) -> None:
-        pairs = [(e, t) for e in episodes for t in range(int(seq.lengths[e]) - horizon + 1)]
-        if not pairs:
-            raise RefitError(f"no episode has {horizon} steps; lower --horizon")
-        self.pairs = np.array(pairs, dtype=np.int64)
-        self.seq, self.horizon = seq, horizon
-        self.frame_start = torch.from_numpy(seq.frame_start.astype(np.int64))
-        self.step_start = torch.from_numpy(seq.step_start.astype(np.int64))
-
-    def gather(self, index: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Episode ids (B,), frame ids (B, H+1), step ids (B, H) of the chosen windows."""
-        e = torch.from_numpy(self.pairs[index, 0])
-        t = torch.from_numpy(self.pairs[index, 1])
-        frames = (self.frame_start[e] + t)[:, None] + torch.arange(self.horizon + 1)
-        steps = (self.step_start[e] + t)[:, None] + torch.arange(self.horizon)
-        return e, frames, steps
+def _window_ids(sampler: SequenceSampler, flat: np.ndarray
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The sampler's episode, frame and step ids of sequences `flat`, as torch indices."""
+    return tuple(torch.from_numpy(a.astype(np.int64)) for a in sampler.windows(flat))
 
 
 def _losses(model: WorldModel, dynamics: EnsembleDynamics, latents: torch.Tensor,
@@ -136,7 +121,8 @@ def refit_ensemble(source: str | Path, out: str | Path, cfg: RefitConfig = Refit
         if have != want:
             raise RefitError(f"--data: {what} {have} differ from the checkpoint's {want}; refit "
                              "on data of the robot and camera the model was trained for")
-    if [str(Path(r).resolve()) for r in roots] != list(state["data"]):
+    resolved = [str(Path(r).resolve()) for r in roots]
+    if resolved != list(state["data"]):
         log.warning("--data is not the checkpoint's training data: validation episodes are drawn "
                     "anew over these episodes, so some the source held out may be trained on; "
                     "report on episodes that are in neither (wmp report --data)")
@@ -154,9 +140,13 @@ def refit_ensemble(source: str | Path, out: str | Path, cfg: RefitConfig = Refit
     dynamics.requires_grad_(True).train()
     members = dynamics.members
     resample = bootstrap_weights(members, seq.episodes, cfg.seed, cfg.bootstrap)
-    train = _Windows(seq, train_eps, cfg.horizon)
-    val = _Windows(seq, val_eps, cfg.horizon)
-    val_index = np.arange(0, len(val.pairs), max(1, len(val.pairs) // 2048))
+    rng = np.random.default_rng(cfg.seed)
+    try:
+        train = SequenceSampler(seq, train_eps, cfg.horizon, rng)
+        val = SequenceSampler(seq, val_eps, cfg.horizon, rng)
+    except ValueError as exc:
+        raise RefitError(f"no episode has {cfg.horizon} steps; lower --horizon") from exc
+    val_index = np.arange(0, val.sequences, max(1, val.sequences // 2048))
     discount = float(weights["discount"]) ** torch.arange(cfg.horizon, dtype=torch.float32)
     discount = discount / discount.sum()
     w_latent, w_proprio = float(weights["latent"]), float(weights["proprio"])
@@ -164,14 +154,13 @@ def refit_ensemble(source: str | Path, out: str | Path, cfg: RefitConfig = Refit
                                   weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
         1.0, (s + 1) / max(1, cfg.warmup_steps)) * 0.5 * (1 + math.cos(math.pi * s / cfg.steps)))
-    rng = np.random.default_rng(cfg.seed)
 
     @torch.no_grad()
     def validate() -> dict[str, float]:
         dynamics.eval()
         latent, proprio = [], []
         for i in range(0, len(val_index), 512):
-            _, frames, steps = val.gather(val_index[i:i + 512])
+            _, frames, steps = _window_ids(val, val_index[i:i + 512])
             lat, pro = _losses(model, dynamics, latents, seq, frames, steps, discount)
             latent.append(lat.mean(0))
             proprio.append(pro.mean(0))
@@ -189,7 +178,8 @@ def refit_ensemble(source: str | Path, out: str | Path, cfg: RefitConfig = Refit
     bar = tqdm(total=cfg.steps, desc="refit ensemble", unit="step", file=sys.stderr,
                disable=not progress, smoothing=0.05)
     for step in range(1, cfg.steps + 1):
-        episodes, frames, steps = train.gather(rng.integers(0, len(train.pairs), cfg.batch_size))
+        episodes, frames, steps = _window_ids(
+            train, rng.integers(0, train.sequences, cfg.batch_size))
         lat, pro = _losses(model, dynamics, latents, seq, frames, steps, discount)
         w = resample[:, episodes]  # (K,B): each member's share of each sequence
         per_member = ((w_latent * lat + w_proprio * pro) * w).sum(1) / w.sum(1).clamp(min=1.0)
@@ -223,7 +213,7 @@ def refit_ensemble(source: str | Path, out: str | Path, cfg: RefitConfig = Refit
              "source_best_step": state.get("best_step"), "train_episodes": int(len(train_eps)),
              "bootstrap_excluded_fraction": float((resample[:, train_eps] == 0).float().mean())}
     new_state = {**{k: v for k, v in state.items() if k != "optimizer_layout"},
-                 "data": [str(Path(r).resolve()) for r in roots], "data_digest": seq.digest,
+                 "data": resolved, "data_digest": seq.digest,
                  "refit": refit, "step": cfg.steps, "best_step": best_step, "best_val": best_val,
                  "history": history, "seconds": seconds}
     checkpoint.save(out / "best", model, new_state)
