@@ -48,18 +48,17 @@ def usable_cores() -> list[int]:
 class _Worker:
     """A daemon thread pinned to one core, running the slices handed to it in turn."""
 
-    def __init__(self, core: int | None, name: str) -> None:
+    def __init__(self, core: int, name: str) -> None:
         self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.core = core
         self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self.thread.start()
 
     def _loop(self) -> None:
-        if self.core is not None:
-            try:
-                os.sched_setaffinity(0, {self.core})  # 0: this thread, on Linux
-            except (AttributeError, OSError):
-                pass  # no affinity control here: the slices still run, unpinned
+        try:
+            os.sched_setaffinity(0, {self.core})  # 0: this thread, on Linux
+        except (AttributeError, OSError):
+            pass  # no affinity control here: the slices still run, unpinned
         while True:
             job = self.jobs.get()
             if job is None:
