@@ -33,9 +33,9 @@ from world_model_planner.core.observation import Observation
 from world_model_planner.core.paths import share_path
 from world_model_planner.core.robot import Robot
 from world_model_planner.core.runtime import ModelError, OnnxWorldModel, select_providers
-from world_model_planner.core.safety import (SURPRISE_CAMERA, SURPRISE_HOLD, SURPRISE_OK,
-                                             SURPRISE_REGROUND, SurpriseMonitor,
-                                             SurpriseThresholds)
+from world_model_planner.core.safety import (RESYNC, SURPRISE_CAMERA, SURPRISE_HOLD,
+                                             SURPRISE_OK, SURPRISE_REGROUND, CommandLimits,
+                                             SurpriseMonitor, SurpriseThresholds)
 
 MODEL = Path(os.environ.get("WMP_TEST_MODEL", share_path("models", "wmp_arm_reach")))
 
@@ -160,6 +160,28 @@ def test_a_black_frame_is_flagged_and_joint_state_keeps_the_belief(model, scene)
     assert result.surprise > controller.monitor.reground
     assert np.all(np.isfinite(result.command)) and not result.held
     sim.reset(obs.qpos)
+
+
+def test_an_arm_moved_elsewhere_is_controlled_from_where_it_now_is(model, scene):
+    """A simulator reset between goals (or hand guiding) puts the arm far from the last command;
+    the next command must start from there, not drag the arm back to where it was."""
+    sim, task, obs, goal = scene
+    robot = Robot.load()
+    controller = controller_for(model)
+    controller.set_goal_image(goal.image)
+    first = controller.step(obs)
+    assert first.decision == SURPRISE_OK
+    elsewhere_q = np.clip(obs.qpos + np.array([1.0, -0.4, 0.8, 0.3]), robot.lower, robot.upper)
+    elsewhere = sim.reset(elsewhere_q)
+    try:
+        result = controller.step(elsewhere)
+    finally:
+        sim.reset(obs.qpos)
+    assert result.decision == RESYNC and not result.held
+    max_step = CommandLimits.from_robot(robot).max_velocity * 0.1
+    assert np.all(np.abs(result.command - elsewhere.qpos) <= max_step + 1e-9)
+    # without the restart the command would have stayed next to the old one
+    assert np.max(np.abs(result.command - first.command)) > 0.5
 
 
 def test_surprise_monitor_decides_ok_camera_reground_and_hold():

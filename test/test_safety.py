@@ -241,6 +241,8 @@ def test_wrong_shape_is_an_error_naming_the_joint_count():
     ("max_acceleration", dict(max_acceleration=0.0)),
     ("max_acceleration", dict(max_acceleration=np.ones(2))),
     ("lower must not exceed upper", dict(lower=np.full(4, 2.0))),
+    ("path_tolerance", dict(path_tolerance=0.0)),
+    ("path_tolerance", dict(path_tolerance=NAN)),
 ])
 def test_command_limits_are_validated(field, kwargs):
     args = dict(lower=-np.ones(4), upper=np.ones(4), max_velocity=np.ones(4),
@@ -265,6 +267,25 @@ def test_limits_from_the_package_robot_stay_inside_its_urdf():
         CommandLimits.from_robot(robot, velocity_scale=1.5)
     with pytest.raises(ValueError, match="margin"):
         CommandLimits.from_robot(robot, margin=-0.1)
+
+
+def test_an_arm_far_from_the_last_command_is_off_path_until_the_filter_restarts():
+    limits = CommandLimits(lower=-UPPER, upper=UPPER, max_velocity=LIMITS.max_velocity,
+                           max_acceleration=8.0, path_tolerance=0.3)
+    filt = CommandFilter(limits, PERIOD)
+    q = np.zeros(4)
+    assert not filt.off_path(q + 5.0), "nothing was commanded yet"
+    command = filt.filter(q + 1.0, q).command
+    assert not filt.off_path(command + 0.29), "a servo lagging its command is on the path"
+    moved = command + np.array([0.0, 0.0, -0.31, 0.0])
+    assert filt.off_path(moved)
+    assert not filt.off_path(np.full(4, NAN)), "a corrupt reading is the filter's hold, not this"
+    filt.reset(moved)
+    assert not filt.off_path(moved)
+    # the default never restarts: the filter's guarantees alone hold
+    assert not CommandFilter(LIMITS, PERIOD).off_path(np.zeros(4)) and LIMITS.path_tolerance == INF
+    robot = Robot.load()
+    assert CommandLimits.from_robot(robot).path_tolerance == robot.config.path_tolerance > 0
 
 
 # -- Watchdog, e-stop, clock, counters ------------------------------------------------------

@@ -310,6 +310,11 @@ class RobotConfig:
                                       gt=0.0)
     position_margin: float = param(0.05, "commands stay this far inside the URDF limits (rad)",
                                    ge=0.0, le=0.5)
+    path_tolerance: float = param(
+        0.3, "a joint measured this far (rad) from the last command was moved by something else "
+        "(a simulator reset, hand guiding, a collision): control restarts from where the arm is "
+        "instead of pulling it back (like joint_trajectory_controller's path tolerance); 0: never",
+        ge=0.0)
     controllers: ControllerNames = param(ControllerNames(), "ros2_control controller names")
 
 

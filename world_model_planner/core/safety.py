@@ -36,6 +36,10 @@ from .tracking import TrackingModel
 if TYPE_CHECKING:  # only for type hints: the safety layer needs nothing but numpy at run time
     from .robot import Robot
 
+# Decision of a control step that found the arm off its last command's path (see
+# CommandFilter.off_path) and restarted control where the arm is.
+RESYNC = "resync"
+
 # Requests that exceed a limit by less than this (rad) are not reported as clipped: a planner that
 # asks for exactly its action bound must not be flagged because of float rounding.
 _REPORT_TOLERANCE = 1e-9
@@ -59,12 +63,15 @@ class CommandLimits:
 
     lower, upper: position limits (rad), already including any safety margin.
     max_velocity: rad/s; max_acceleration: rad/s^2 (a scalar applies to every joint).
+    path_tolerance: rad; a measured joint further than this from the previous command means the
+    command no longer describes the arm (see :meth:`CommandFilter.off_path`); inf: never.
     """
 
     lower: np.ndarray
     upper: np.ndarray
     max_velocity: np.ndarray
     max_acceleration: np.ndarray
+    path_tolerance: float = math.inf
 
     def __post_init__(self) -> None:
         lower = np.array(self.lower, dtype=np.float64)
@@ -91,6 +98,10 @@ class CommandLimits:
         for name, value in values.items():
             value.setflags(write=False)
             object.__setattr__(self, name, value)
+        tolerance = float(self.path_tolerance)
+        if not tolerance > 0.0:  # also NaN
+            raise ValueError(f"path_tolerance must be > 0 (rad, inf: never), got {tolerance}")
+        object.__setattr__(self, "path_tolerance", tolerance)
 
     @classmethod
     def from_robot(cls, robot: Robot, velocity_scale: float | None = None,
@@ -106,9 +117,11 @@ class CommandLimits:
         if margin is not None and not (math.isfinite(margin) and margin >= 0.0):
             raise ValueError(f"margin must be a finite number >= 0, got {margin}")
         lower, upper = robot.limits_with_margin(margin)
+        tolerance = robot.config.path_tolerance
         return cls(lower=lower, upper=upper,
                    max_velocity=scale * np.asarray(robot.velocity_limits, dtype=np.float64),
-                   max_acceleration=np.full(robot.dof, float(robot.config.acceleration_limit)))
+                   max_acceleration=np.full(robot.dof, float(robot.config.acceleration_limit)),
+                   path_tolerance=tolerance if tolerance > 0 else math.inf)
 
     @property
     def dof(self) -> int:
@@ -186,6 +199,20 @@ class CommandFilter:
             raise ValueError(f"reset needs a finite measured position, got {q}")
         self._command = q
         self._step = np.zeros(self.dof)
+
+    def off_path(self, q_measured: object) -> bool:
+        """Whether a joint is further than the path tolerance from the previous command.
+
+        The filter integrates from its own commands, so after something else moved the arm (a
+        simulator reset between tasks, hand guiding, a collision) every following command would
+        first steer the arm back to where it was. Callers restart control (:meth:`reset`) when
+        this is true. False before the first command and for a non-finite measurement (that one
+        is a hold, see :meth:`filter`).
+        """
+        q = _joint_vector(q_measured, self.dof, "q_measured")
+        if self._command is None or not np.all(np.isfinite(q)):
+            return False
+        return bool(np.max(np.abs(q - self._command)) > self.limits.path_tolerance)
 
     def filter(self, target: object, q_measured: object) -> FilterResult:
         """The safe command closest to `target` this step (absolute joint positions, rad).

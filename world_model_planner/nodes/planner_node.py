@@ -43,7 +43,7 @@ from ..core.config import ConfigError, PlannerNodeConfig
 from ..core.observation import Observation, fit_image
 from ..core.planning.schedule import ControlSchedule
 from ..core.robot import Robot
-from ..core.safety import (CommandLimits, ControlClock, EStopLatch, SafetyCounters,
+from ..core.safety import (RESYNC, CommandLimits, ControlClock, EStopLatch, SafetyCounters,
                            SurpriseThresholds, Watchdog)
 from . import messages as m
 from .entry import run
@@ -378,6 +378,12 @@ class PlannerNode(LifecycleNode):
         self._latency.append(time.perf_counter() - started)
         self._publish_command(result.command)
         self._e2e.append(self._image_age + time.monotonic() - self._image_arrival)
+        if result.decision == RESYNC:
+            self.get_logger().warning(
+                "the measured joints were more than robot path_tolerance "
+                f"({self.robot.config.path_tolerance:g} rad) from the last command: something "
+                "else moved the arm (a simulator reset, hand guiding, a collision); control "
+                "restarted from where it is", throttle_duration_sec=2.0)
         if result.filter_reasons:
             self.counters.clipped_commands += 1
         if result.held:

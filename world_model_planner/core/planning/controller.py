@@ -17,6 +17,8 @@ Per observation: one encoder call for the full observation, the joint state alon
 goals) the current frame alone and the goal frame; the surprise monitor compares the observation
 with what the model predicted for it and decides which belief to plan from; the planner optimises
 from that belief; the command filter turns the first action into a safe absolute position command.
+When the arm is found far from the last command (something else moved it), control restarts from
+where it is.
 Everything the ROS node publishes in diagnostics comes back in :class:`StepResult`.
 """
 
@@ -32,7 +34,7 @@ import numpy as np
 from ..config import PlannerConfig
 from ..observation import Observation
 from ..robot import Robot
-from ..safety import (SURPRISE_CAMERA, SURPRISE_HOLD, SURPRISE_OK, SURPRISE_REGROUND,
+from ..safety import (RESYNC, SURPRISE_CAMERA, SURPRISE_HOLD, SURPRISE_OK, SURPRISE_REGROUND,
                       CommandFilter, CommandLimits, SurpriseMonitor, SurpriseThresholds)
 from .costs import Goal
 from .planner import LatentPlanner, Plan, WorldModelBackend
@@ -55,7 +57,8 @@ def make_planner(model: WorldModelBackend, robot: Robot, cfg: PlannerConfig) -> 
 class StepResult:
     command: np.ndarray  # (J,) absolute joint position targets, filtered
     held: bool
-    decision: str  # ok | camera_distrusted | reground | hold | no_goal | <hold reason>
+    # ok | camera_distrusted | reground | hold | resync | no_goal | <hold reason>
+    decision: str
     surprise: float = float("nan")
     proprio_surprise: float = float("nan")
     tracking_surprise: float = float("nan")
@@ -155,6 +158,9 @@ class MPCController:
     def step(self, obs: Observation) -> StepResult:
         started = time.perf_counter()
         qpos = np.asarray(obs.qpos, dtype=np.float64)
+        resync = not self._reset_pending and self.filter.off_path(qpos)
+        if resync:  # something else moved the arm: its last command and our belief are stale
+            self.reset()
         if self._reset_pending:
             self.filter.reset(qpos)
             self._reset_pending = False
@@ -171,7 +177,8 @@ class MPCController:
         latents = self.model.encode(np.stack(images), np.stack(states), np.stack(masks))
         z_full, z_image, z_prop = latents[0], latents[1], latents[2]
 
-        decision, s_full, s_prop, s_track = SURPRISE_OK, math.nan, math.nan, math.nan
+        decision, s_full, s_prop, s_track = (RESYNC if resync else SURPRISE_OK, math.nan,
+                                             math.nan, math.nan)
         if self._belief is not None and self._sent is not None and self.monitor is not None:
             q0, v0, executed = self._sent
             predicted = self.planner.predict_next(self._belief, executed)
