@@ -174,6 +174,50 @@ def test_task_mode_poses_seeded_goals_and_reports_each_result(start_node, probe)
     assert "all 2 goals done" in node.output
 
 
+def test_commands_sent_across_a_reset_do_not_move_the_next_start(start_node, probe):
+    """A planner still answering the previous goal's last frame must not drag the arm placed at
+    the next goal's start; that goal's clock starts once node.reset_hold is over."""
+    from world_model_planner.core import config as cfg
+    from world_model_planner.core.data.collect import episode_seed
+    from world_model_planner.core.sim.arm import ArmSim
+    from world_model_planner.core.sim.reach import ReachTask
+
+    hold = 0.5
+    node = start_sim(start_node, "node.task_enabled:=true", "task.episode_steps:=5",
+                     "node.goals:=2", "node.seed:=7", f"node.reset_hold:={hold}")
+    goal_joints = probe.collect(JointState, graph.TASK_GOAL_JOINTS, m.LATCHED_QOS)
+    results = probe.collect(String, graph.TASK_RESULT, m.RELIABLE_QOS)
+    states = probe.collect(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
+    position = probe.node.create_publisher(Float64MultiArray, graph.POSITION_COMMANDS,
+                                           m.RELIABLE_QOS)
+    simulation = cfg.load(cfg.SimulationConfig, SIM_PARAMS, node=graph.SIM_NODE)
+    sim = ArmSim(simulation.sim)
+    try:
+        start, _ = ReachTask(sim, simulation.task).sample_episode(
+            np.random.default_rng(episode_seed(7, 1)))
+        target = np.clip(start + 0.25, sim.robot.lower, sim.robot.upper)
+    finally:
+        sim.close()
+    probe.spin_until(lambda: len(goal_joints) >= 2, 20.0, "the second goal")
+    reset_at = m.time_to_seconds(goal_joints[-1][1].header.stamp)
+    probe.spin_until(lambda: len(results) >= 2, 20.0, "the second goal's result",
+                     every=lambda: position.publish(m.position_command_message(target)),
+                     period=0.02)
+    stamped = [(m.time_to_seconds(s.header.stamp), m.joint_state_to_vector(s, JOINTS))
+               for _, s in states]
+    during = [q for t, q in stamped if reset_at < t < reset_at + hold]
+    after = [q for t, q in stamped if t > reset_at + hold + 0.3]
+    assert len(during) >= 15 and after, (len(during), len(after))
+    assert max(np.max(np.abs(q - start)) for q in during) < 0.01, "a command moved the new start"
+    assert np.max(np.abs(after[-1] - start)) > 0.05, "commands after the hold must act"
+    second = json.loads(results[-1][1].data)
+    assert second["episode"] == 1 and second["steps"] == 5
+    assert second["seconds"] == pytest.approx(0.5)
+    probe.spin_until(lambda: "all 2 goals done" in node.output, 10.0, "the last log line")
+    dropped = int(node.output.split("(")[-1].split(" commands planned before a reset")[0])
+    assert dropped >= 10, node.output
+
+
 @pytest.mark.parametrize("params, key", [
     (("sim.image_width:=-5",), "sim.image_width: must be >= 8, got -5"),
     (("perturbations.push.enabled:=true", "perturbations.push.link:=no_such_link"),

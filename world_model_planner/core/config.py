@@ -507,6 +507,10 @@ class SimNodeParams:
     camera_frame: str = param("scene_camera_optical_frame", "frame_id of camera messages")
     start_on_command: bool = param(False, "hold the first goal's clock until the first command "
                                    "arrives, so a planner still loading does not lose it")
+    reset_hold: float = param(0.1, "after the reset to each next goal, hold the arm at its "
+                              "start for this long (s) and drop commands, which were planned on "
+                              "the previous goal's frames; the goal's clock starts after it",
+                              ge=0.0)
 
 
 @dataclasses.dataclass(frozen=True)

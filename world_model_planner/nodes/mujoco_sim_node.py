@@ -109,6 +109,9 @@ class MujocoSimNode(Node):
         self.task_running = False
         self.start_q = self.sim.qpos
         self.waiting_for_command = False
+        # Commands are dropped until then (sim time) after a reset between goals, see reset_hold.
+        self.hold_until_ns = 0
+        self.stale_commands = 0
 
         self.joint_pub = self.create_publisher(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
         self.image_pub = self.create_publisher(Image, graph.CAMERA_IMAGE, m.SENSOR_QOS)
@@ -145,6 +148,8 @@ class MujocoSimNode(Node):
     def on_position(self, msg: Float64MultiArray) -> None:
         try:
             target = m.position_command_to_vector(msg, self.joint_names)
+            if self.holding_after_reset():
+                return
             self.first_command()
             self.target, self.trajectory = target, None
         except Exception as exc:  # a bad message must never stop the simulation
@@ -153,6 +158,8 @@ class MujocoSimNode(Node):
     def on_trajectory(self, msg: JointTrajectory) -> None:
         try:
             times, positions = m.trajectory_to_arrays(msg, self.joint_names)
+            if self.holding_after_reset():
+                return
             self.first_command()
             if len(times) == 0:  # empty trajectory: stop where the arm is
                 self.target, self.trajectory = self.sim.qpos, None
@@ -168,6 +175,16 @@ class MujocoSimNode(Node):
             self.sim.reset(self.start_q)
             self.last_step = 0
             self.get_logger().info(f"goal {self.episode}: first command received, clock starts")
+
+    def holding_after_reset(self) -> bool:
+        """True (and the command counted as stale) while the arm holds after a reset.
+
+        A planner reading the last frame before the reset sends its command just after it; that
+        command would drag the freshly placed arm back towards the previous goal's pose."""
+        if self.now_ns >= self.hold_until_ns:
+            return False
+        self.stale_commands += 1
+        return True
 
     def drop(self, topic: str, exc: Exception) -> None:
         """Count a malformed message; say why at most every LOG_EVERY s per topic."""
@@ -205,6 +222,10 @@ class MujocoSimNode(Node):
 
     def tick(self) -> None:
         """Advance one tick, then publish what is due at the new time."""
+        if self.hold_until_ns and self.now_ns >= self.hold_until_ns:
+            self.hold_until_ns = 0  # the hold is over: the goal's clock starts, from rest
+            self.sim.reset(self.start_q)
+            self.last_step = 0
         end_ns = self.now_ns + self.tick_ns
         if self.trajectory is not None:
             self.target = self.trajectory.target(end_ns)
@@ -224,7 +245,7 @@ class MujocoSimNode(Node):
             self.info_pub.publish(m.camera_info_message(self.sim.intrinsics(), stamp=stamp,
                                                         frame_id=frame))
             self.next_camera_ns = max(self.next_camera_ns + self.camera_period_ns, self.now_ns)
-        if (self.task_running and not self.waiting_for_command
+        if (self.task_running and not self.waiting_for_command and not self.hold_until_ns
                 and self.sim.step_count != self.last_step):
             self.last_step = self.sim.step_count
             self.on_control_step()
@@ -239,6 +260,8 @@ class MujocoSimNode(Node):
         self.start_q = self.sim.qpos
         self.target, self.trajectory = self.start_q, None
         self.waiting_for_command = index == 0 and self.params.start_on_command
+        hold_ns = int(round(self.params.reset_hold * NS))
+        self.hold_until_ns = self.now_ns + hold_ns if index > 0 and hold_ns > 0 else 0
         self.episode, self.settled, self.last_step = index, 0, 0
         self.goal = self.task.make_goal(goal_q)
         stamp = m.seconds_to_time(self.now_ns / NS)
@@ -268,7 +291,9 @@ class MujocoSimNode(Node):
             self.start_goal(self.episode + 1)
         else:
             self.task_running = False
-            self.get_logger().info(f"all {self.params.goals} goals done; the arm stays simulated")
+            self.get_logger().info(f"all {self.params.goals} goals done; the arm stays simulated "
+                                   f"({self.stale_commands} commands planned before a reset "
+                                   "were dropped)")
 
     def close(self) -> None:
         self.sim.close()
