@@ -317,8 +317,13 @@ def test_calibrate_puts_the_monitor_on_late_commands_and_leaves_the_networks_alo
     collect(other, 2, seed=4, simulation=tiny_simulation(size=24, steps=8), progress=False)
     done = subprocess.run(wmp + ["--data", str(other)], capture_output=True, text=True,
                           timeout=300)
-    assert done.returncode == 2 and "24x24 frames" in done.stderr, done.stderr
+    assert done.returncode == 2, done.stderr
+    assert "camera size 24x24 differs from the model's 32x32" in done.stderr, done.stderr
     assert json.loads((model / "meta.json").read_text()) == before
+    # with --out, nothing is copied before the data is found unfit
+    done = subprocess.run(wmp + ["--data", str(other), "--out", str(tmp_path / "unfit")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and not (tmp_path / "unfit").exists(), done.stderr
 
 
 def test_refit_ensemble_retrains_only_the_dynamics_on_bootstrap_resamples(

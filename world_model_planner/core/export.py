@@ -368,20 +368,14 @@ def recalibrate(folder: str | Path, data: Sequence[str | Path], out: str | Path 
         if target.exists() and any(target.iterdir()):
             raise ExportError(f"{target}: exists and is not empty; choose another --out or "
                               "leave --out away to calibrate the model folder in place")
-        shutil.copytree(source, target, dirs_exist_ok=True)
     seq = load_sequences([str(d) for d in data], robot=robot)
-    where = ", ".join(str(d) for d in data)
-    if seq.joint_names != list(meta["joint_names"]):
-        raise ExportError(f"{where}: joints {seq.joint_names} differ from the model's "
-                          f"{meta['joint_names']}; calibrate on episodes of the model's arm")
-    if list(seq.image_hw) != [meta["image"]["height"], meta["image"]["width"]]:
-        raise ExportError(f"{where}: {seq.image_hw[0]}x{seq.image_hw[1]} frames, the model reads "
-                          f"{meta['image']['height']}x{meta['image']['width']}; record with "
-                          "the model's camera size")
-    period = float(meta.get("control_period", seq.control_period))
-    if abs(seq.control_period - period) > 1e-6:
-        raise ExportError(f"{where}: control period {seq.control_period} s, the model was "
-                          f"trained at {period} s; record at the model's control rate")
+    unfit = seq.mismatch(meta["joint_names"], (meta["image"]["height"], meta["image"]["width"]),
+                         meta.get("control_period", seq.control_period))
+    if unfit:
+        raise ExportError(f"{', '.join(str(d) for d in data)}: {unfit}; calibrate on episodes of "
+                          "the model's arm, recorded at its camera size and control rate")
+    if out is not None:
+        shutil.copytree(source, target, dirs_exist_ok=True)
     surprise = calibrate(OnnxWorldModel(target, providers="cpu"), seq, np.arange(seq.episodes),
                          reground_quantile)
     surprise["data"] = {"roots": [str(d) for d in data], "digest": seq.digest[:12],

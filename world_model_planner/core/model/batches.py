@@ -56,6 +56,21 @@ class SequenceData:
     def image_hw(self) -> tuple[int, int]:
         return int(self.images.shape[1]), int(self.images.shape[2])
 
+    def mismatch(self, joint_names: Sequence[str], image_hw: Sequence[int],
+                 control_period: float) -> str | None:
+        """What makes these episodes unfit for a model of that arm, camera size and control
+        period (a model reads neither another arm's joints nor frames of another size, and its
+        imagined step is one period long), or None when they fit."""
+        if list(self.joint_names) != list(joint_names):
+            return f"joints {self.joint_names} differ from the model's {list(joint_names)}"
+        if list(self.image_hw) != [int(v) for v in image_hw]:
+            return (f"camera size {self.image_hw[0]}x{self.image_hw[1]} differs from the "
+                    f"model's {image_hw[0]}x{image_hw[1]}")
+        if abs(self.control_period - float(control_period)) > 1e-6:
+            return (f"control period {self.control_period} s differs from the model's "
+                    f"{float(control_period)} s")
+        return None
+
 
 def load_sequences(roots: Sequence[str] | Sequence[Dataset],
                    robot: str | None = None) -> SequenceData:

@@ -115,12 +115,10 @@ def refit_ensemble(source: str | Path, out: str | Path, cfg: RefitConfig = Refit
         p.requires_grad_(False)
     roots = [str(d) for d in data] if data else list(state["data"])
     seq = load_sequences(roots)
-    for what, have, want in (("joint names", seq.joint_names, state["joint_names"]),
-                             ("camera size", list(seq.image_hw), state["image_hw"]),
-                             ("control period", seq.control_period, state["control_period"])):
-        if have != want:
-            raise RefitError(f"--data: {what} {have} differ from the checkpoint's {want}; refit "
-                             "on data of the robot and camera the model was trained for")
+    unfit = seq.mismatch(state["joint_names"], state["image_hw"], state["control_period"])
+    if unfit:
+        raise RefitError(f"--data: {unfit}; refit on data of the robot, camera and control rate "
+                         "the model was trained for")
     resolved = [str(Path(r).resolve()) for r in roots]
     if resolved != list(state["data"]):
         log.warning("--data is not the checkpoint's training data: validation episodes are drawn "
