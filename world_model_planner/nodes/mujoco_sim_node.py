@@ -172,9 +172,13 @@ class MujocoSimNode(Node):
         """With node.start_on_command, the first goal's episode begins now, from rest."""
         if self.waiting_for_command:
             self.waiting_for_command = False
-            self.sim.reset(self.start_q)
-            self.last_step = 0
+            self.start_clock()
             self.get_logger().info(f"goal {self.episode}: first command received, clock starts")
+
+    def start_clock(self) -> None:
+        """The goal's episode begins now: the arm at rest at its start, step count zero."""
+        self.sim.reset(self.start_q)
+        self.last_step = 0
 
     def holding_after_reset(self) -> bool:
         """True (and the command counted as stale) while the arm holds after a reset.
@@ -223,9 +227,8 @@ class MujocoSimNode(Node):
     def tick(self) -> None:
         """Advance one tick, then publish what is due at the new time."""
         if self.hold_until_ns and self.now_ns >= self.hold_until_ns:
-            self.hold_until_ns = 0  # the hold is over: the goal's clock starts, from rest
-            self.sim.reset(self.start_q)
-            self.last_step = 0
+            self.hold_until_ns = 0
+            self.start_clock()
         end_ns = self.now_ns + self.tick_ns
         if self.trajectory is not None:
             self.target = self.trajectory.target(end_ns)
