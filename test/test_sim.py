@@ -132,6 +132,23 @@ def test_each_visual_perturbation_changes_the_frame(sim, name):
     np.testing.assert_array_equal(restored, nominal)
 
 
+def test_render_at_a_step_draws_the_distractor_there_and_leaves_the_state(sim):
+    pert = Perturbations().only("distractor")
+    sim.set_perturbations(pert)
+    sim.reset(HOME)
+    before = (sim.data.mocap_pos.copy(), sim.step_count, sim.qpos.copy())
+    now = sim.render_at(HOME).astype(int)
+    quarter = round(pert.distractor.period / sim.config.control_period / 4)
+    later = sim.render_at(HOME, step=quarter).astype(int)
+    moved = (np.abs(later - now).max(axis=-1) > 10).mean()
+    assert moved > 0.002, f"the box moved over only {moved:.2%} of the pixels"
+    np.testing.assert_array_equal(sim.data.mocap_pos, before[0])
+    assert sim.step_count == before[1]
+    np.testing.assert_array_equal(sim.qpos, before[2])
+    np.testing.assert_array_equal(sim.render_at(HOME), now)
+    sim.set_perturbations(Perturbations())
+
+
 def test_camera_dropout_sends_black_frames_for_its_span(sim):
     pert = Perturbations().only("dropout")
     sim.set_perturbations(pert)

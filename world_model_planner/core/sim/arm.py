@@ -222,14 +222,20 @@ class ArmSim:
         image = self.render() if render else np.zeros((0, 0, 3), np.uint8)
         return Observation(image, self.qpos, self.qvel, self.time)
 
-    def render_at(self, qpos: np.ndarray) -> np.ndarray:
-        """The camera frame with the arm at `qpos` (for goal images); the state is untouched."""
+    def render_at(self, qpos: np.ndarray, step: int | None = None) -> np.ndarray:
+        """The camera frame with the arm at `qpos` (for goal images); the state is untouched.
+
+        `step`: draw things that move on their own (the distractor) where they are at that
+        control step, so redrawn training frames see the box all along its path."""
         d = self.data
-        saved = (d.qpos.copy(), d.qvel.copy(), d.time)
+        saved = (d.qpos.copy(), d.qvel.copy(), d.time, d.mocap_pos.copy(), self.step_count)
         d.qpos[self._qadr] = qpos
+        if step is not None:
+            self.step_count = step
+            self._update_distractor()
         self._mj.mj_kinematics(self.model, d)
         image = self._camera.render(d)
-        d.qpos[:], d.qvel[:], d.time = saved
+        d.qpos[:], d.qvel[:], d.time, d.mocap_pos[:], self.step_count = saved
         self._mj.mj_forward(self.model, d)
         return image
 
