@@ -365,3 +365,68 @@ def test_refit_ensemble_retrains_only_the_dynamics_on_bootstrap_resamples(
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "--data: camera size" in done.stderr, done.stderr
     assert not (tmp_path / "no").exists()
+
+
+def test_harden_encoder_teaches_only_the_image_path_to_read_redrawn_frames(
+        trained, tiny_data, tmp_path):
+    from safetensors.torch import load_file
+
+    from world_model_planner.core.export import export_model
+
+    out = tmp_path / "hard"
+    wmp = [sys.executable, "-m", "world_model_planner.cli", "harden-encoder", "--checkpoint",
+           str(trained), "--scene", "config/collect_wide.yaml", "--steps", "200",
+           "--batch-size", "32", "--every", "2", "--workers", "1", "--eval-every", "100",
+           "--learning-rate", "0.001", "--quiet"]
+    done = subprocess.run(wmp + ["--out", str(out), "--json"], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    h = json.loads(done.stdout)["hardened"]
+    # The teacher misreads the redrawn frames; the student reads them closer to the teacher's
+    # reading of the originals, and still reads the originals as the teacher does.
+    assert h["before"]["original"] == 0.0
+    assert h["after"]["redrawn"] < 0.8 * h["before"]["redrawn"], h
+    assert h["after"]["original"] < 0.5 * h["after"]["redrawn"], h
+    before = load_file(str(trained / "best" / "model.safetensors"))
+    after = load_file(str(out / "best" / "model.safetensors"))
+    assert before.keys() == after.keys()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith(("encoder.cnn.", "encoder.image_fc.")) for k in changed)
+    meta = export_model(out, tmp_path / "model", horizon=3, data=[tiny_data])
+    assert meta["hardened"]["steps"] == 200 and "source" not in meta["hardened"]
+    assert meta["surprise"]["reground"] > 0  # calibrated anew for the new encoder
+
+    # A second run goes on from the first: it starts where the first ended, not from scratch.
+    more = subprocess.run(wmp + ["--out", str(tmp_path / "more"), "--init-from", str(out),
+                                 "--steps", "20", "--eval-every", "20", "--seed", "1", "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert more.returncode == 0, more.stderr
+    first = json.loads(more.stdout)["history"][0]["val"]
+    assert first["redrawn"] < 0.9 * h["before"]["redrawn"], (first, h)
+
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("randomization:\n  enabled: false\n")
+    done = subprocess.run(wmp + ["--out", str(tmp_path / "no"), "--scene", str(flat)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 2 and "randomization.enabled" in done.stderr, done.stderr
+    done = subprocess.run(wmp + ["--out", str(tmp_path / "no"), "--init-from", str(trained)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 2 and "--init-from" in done.stderr, done.stderr
+    assert not (tmp_path / "no").exists()
+
+
+def test_redrawing_in_the_recorded_scene_gives_back_the_recorded_frames(tmp_path):
+    from world_model_planner.core.model.batches import load_sequences
+    from world_model_planner.core.model.encoder_invariance import redraw, simulation_of
+
+    plain = cfg.RandomizationConfig(light_intensity=(1.0, 1.0), light_tint=0.0,
+                                    camera_translation=0.0, camera_rotation_deg=0.0,
+                                    hue_jitter=0.0)
+    data = tmp_path / "plain"
+    collect(data, 2, seed=5, simulation=tiny_simulation(steps=6),
+            config=cfg.CollectConfig(randomization=plain), progress=False)
+    seq = load_sequences([data])
+    drawn = redraw(seq, simulation_of([data]), plain, every=3, seed=0)
+    assert list(drawn.frames) == [0, 3, 6, 7, 10, 13]
+    diff = np.abs(drawn.images.numpy().astype(int) - seq.images[drawn.frames].numpy())
+    assert diff.mean() < 0.5 and (diff > 8).mean() < 0.01, (diff.mean(), (diff > 8).mean())

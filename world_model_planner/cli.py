@@ -350,6 +350,34 @@ def cmd_refit_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_harden_encoder(args: argparse.Namespace) -> int:
+    from .core import config as cfgmod
+    from .core.config import CollectConfig, HardenConfig
+    from .core.model.encoder_invariance import harden_encoder
+
+    scene = cfgmod.load(CollectConfig, args.scene).randomization
+    cfg = HardenConfig(steps=args.steps, batch_size=args.batch_size,
+                       learning_rate=args.learning_rate, every=args.every,
+                       original_fraction=args.original_fraction, workers=args.workers,
+                       cnn_blocks=args.cnn_blocks, blank_fraction=args.blank_fraction,
+                       seed=args.seed, eval_every=args.eval_every)
+    summary = harden_encoder(args.checkpoint, args.out, scene, cfg, data=args.data,
+                             init_from=args.init_from, scene_source=str(args.scene),
+                             progress=not args.quiet)
+    if args.json:
+        _emit_json({"out": str(Path(args.out).resolve()), **summary})
+    else:
+        h = summary["hardened"]
+        print(f"hardened the encoder on {h['frames']} redrawn frames in "
+              f"{summary['seconds']:.0f} s; image-only pose error on redrawn validation frames "
+              f"{h['after']['pose_error_redrawn']:.3f} rad (was "
+              f"{h['before']['pose_error_redrawn']:.3f}), on frames as recorded "
+              f"{h['after']['pose_error_original']:.3f} (was "
+              f"{h['before']['pose_error_original']:.3f}); checkpoint in {args.out}/best",
+              file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------------------------------
 # export / report
 
@@ -661,6 +689,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     _add_common(p)
     p.set_defaults(func=cmd_refit_ensemble)
+
+    from .core.config import HardenConfig
+
+    harden = HardenConfig()
+    p = sub.add_parser("harden-encoder", help="teach the image path to read frames the simulator "
+                       "redraws under varied light, colours and clutter as it reads the "
+                       "originals (dynamics and heads kept)")
+    p.add_argument("--checkpoint", required=True, help="the --out folder of 'wmp train'")
+    p.add_argument("--out", required=True, help="folder to write (best/ as 'wmp train' writes)")
+    p.add_argument("--scene", required=True,
+                   help="collect config whose 'randomization' draws the new looks, e.g. "
+                        "config/collect_wide.yaml")
+    p.add_argument("--data", nargs="+", default=None,
+                   help="datasets written by 'wmp collect' (default: the checkpoint's)")
+    p.add_argument("--steps", type=int, default=harden.steps, help="optimiser steps")
+    p.add_argument("--batch-size", type=int, default=harden.batch_size, help="frames per step")
+    p.add_argument("--learning-rate", type=float, default=harden.learning_rate,
+                   help="peak learning rate")
+    p.add_argument("--every", type=int, default=harden.every,
+                   help="redraw every n-th frame of each episode")
+    p.add_argument("--original-fraction", type=float, default=harden.original_fraction,
+                   help="share of each batch shown the frames as recorded")
+    p.add_argument("--workers", type=int, default=harden.workers,
+                   help="processes drawing the frames")
+    p.add_argument("--blank-fraction", type=float, default=harden.blank_fraction,
+                   help="share of each batch shown a black frame, taught to give the "
+                        "model's own latent for it (keeps camera dropouts surprising)")
+    p.add_argument("--init-from", default=None,
+                   help="continue from an earlier harden-encoder run of the same --checkpoint")
+    p.add_argument("--cnn-blocks", type=int, default=harden.cnn_blocks,
+                   help="residual convolutions per stage of the new image path (0: as many "
+                        "as the model has); added blocks start as the identity")
+    p.add_argument("--eval-every", type=int, default=harden.eval_every,
+                   help="steps between validations")
+    p.add_argument("--seed", type=int, default=harden.seed, help="seed of looks and batches")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    _add_common(p)
+    p.set_defaults(func=cmd_harden_encoder)
 
     p = sub.add_parser("export", help="trained checkpoint -> ONNX files + meta.json")
     p.add_argument("--checkpoint", required=True, help="the --out folder of 'wmp train'")

@@ -697,6 +697,27 @@ class RefitConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class HardenConfig:
+    """`wmp harden-encoder` (core/model/encoder_invariance.py); the command line sets every
+    field."""
+
+    steps: int = 4000
+    batch_size: int = 128
+    learning_rate: float = 3e-4
+    warmup_steps: int = 200
+    weight_decay: float = 1e-5
+    grad_clip: float = 10.0
+    every: int = 2  # redraw every n-th frame of each episode (neighbours look alike)
+    original_fraction: float = 0.25  # share of each batch shown the frames as recorded
+    blank_fraction: float = 0.05  # share shown a black frame, as a dropped camera sends
+    image_shift: int = 3  # px each way, as the main training shifts frames
+    cnn_blocks: int = 0  # residual convolutions per stage of the student (0: the model's)
+    workers: int = 2  # processes drawing the frames
+    seed: int = 0
+    eval_every: int = 500
+
+
+@dataclasses.dataclass(frozen=True)
 class SurpriseConfig:
     enabled: bool = param(True, "compare each observation with the model's prediction of it")
     reground_scale: float = param(1.0, "multiplier of the calibrated re-ground threshold",

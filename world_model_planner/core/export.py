@@ -296,6 +296,9 @@ def export_model(checkpoint_path: str | Path, out: str | Path, *, horizon: int =
             "best_step", "best_val", "seconds", "world_size")},
         **({"refit": {k: v for k, v in state["refit"].items() if k != "source"}}
            if state.get("refit") else {}),
+        **({"hardened": {k: v for k, v in state["hardened"].items()
+                         if k not in ("source", "data")}}
+           if state.get("hardened") else {}),
         "train_config": state["config"],
         "files": files,
         "parity": {"tolerance": PARITY_TOLERANCE, "max_abs_error": parity},
