@@ -101,8 +101,9 @@ def test_shipped_model_matches_its_meta(folder):
     assert "surprise" in meta and meta["surprise"]["hold"] > meta["surprise"]["reground"] > 0
 
 
-def test_both_shipped_models_are_there():
-    assert {p.name for p in SHIPPED} >= {"wmp_arm_reach", "wmp_arm_reach_robust"}
+def test_every_shipped_model_is_there():
+    assert {p.name for p in SHIPPED} >= {"wmp_arm_reach", "wmp_arm_reach_robust",
+                                         "wmp_arm_reach_hardened"}
 
 
 def test_each_optimizer_iteration_is_one_batched_model_call(model, scene):
