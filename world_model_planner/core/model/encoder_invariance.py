@@ -258,6 +258,10 @@ def harden_encoder(source: str | Path, out: str | Path, scene: RandomizationConf
         student, state = deeper_student(teacher, state, cfg.cnn_blocks or teacher.cfg.cnn_blocks)
     else:
         student, state = continued_student(teacher, state, init_from)
+        if cfg.cnn_blocks and cfg.cnn_blocks != student.cfg.cnn_blocks:
+            raise HardenError(f"--cnn-blocks {cfg.cnn_blocks}: --init-from {init_from} has "
+                              f"{student.cfg.cnn_blocks} per stage and goes on with those; "
+                              "drop --cnn-blocks")
     optim = state["config"]["optim"]
     train_eps, val_eps = split_episodes(seq.episodes, optim["val_fraction"], optim["seed"])
     if not len(val_eps):
