@@ -47,8 +47,9 @@ import torch
 from .. import config as cfgmod
 from ..config import HardenConfig, RandomizationConfig, SimulationConfig
 from . import checkpoint
-from .batches import SequenceData, load_sequences, split_episodes
+from .batches import SequenceData
 from .networks import ResidualConv, WorldModel
+from .part_retrain import frozen_source, source_split, warmup_cosine
 from .objectives import random_shift
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,7 @@ def harden_encoder(source: str | Path, out: str | Path, scene: RandomizationConf
     frames under `scene`'s looks as the source reads its own frames; returns the run summary."""
     from tqdm import tqdm
 
-    from ..export import checkpoint_folder, load_trained
+    from ..export import checkpoint_folder
 
     fractions = (cfg.original_fraction, cfg.blank_fraction)
     if cfg.every < 1 or not all(0.0 <= f <= 1.0 for f in fractions) or cfg.steps < 1:
@@ -245,14 +246,7 @@ def harden_encoder(source: str | Path, out: str | Path, scene: RandomizationConf
                           "redrawn as it was; pass --scene with randomization.enabled: true "
                           "(e.g. config/collect_wide.yaml)")
     torch.manual_seed(cfg.seed)
-    teacher, state = load_trained(source)
-    teacher.requires_grad_(False)
-    roots = [str(d) for d in data] if data else list(state["data"])
-    seq = load_sequences(roots)
-    unfit = seq.mismatch(state["joint_names"], state["image_hw"], state["control_period"])
-    if unfit:
-        raise HardenError(f"--data: {unfit}; harden on data of the robot, camera and control "
-                          "rate the model was trained for")
+    teacher, state, roots, seq = frozen_source(source, data, HardenError, "harden")
     simulation = simulation_of(roots)
     if init_from is None:
         student, state = deeper_student(teacher, state, cfg.cnn_blocks or teacher.cfg.cnn_blocks)
@@ -262,10 +256,7 @@ def harden_encoder(source: str | Path, out: str | Path, scene: RandomizationConf
             raise HardenError(f"--cnn-blocks {cfg.cnn_blocks}: --init-from {init_from} has "
                               f"{student.cfg.cnn_blocks} per stage and goes on with those; "
                               "drop --cnn-blocks")
-    optim = state["config"]["optim"]
-    train_eps, val_eps = split_episodes(seq.episodes, optim["val_fraction"], optim["seed"])
-    if not len(val_eps):
-        val_eps = train_eps
+    train_eps, val_eps = source_split(state, seq.episodes)
     started = time.perf_counter()
     drawn = redraw(seq, simulation, scene, cfg.every, cfg.seed, cfg.workers, progress)
     drawn_seconds = time.perf_counter() - started
@@ -284,8 +275,7 @@ def harden_encoder(source: str | Path, out: str | Path, scene: RandomizationConf
     for p in params:
         p.requires_grad_(True)
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
-        1.0, (s + 1) / max(1, cfg.warmup_steps)) * 0.5 * (1 + math.cos(math.pi * s / cfg.steps)))
+    schedule = warmup_cosine(optimizer, cfg.warmup_steps, cfg.steps)
     generator = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
 
@@ -333,8 +323,8 @@ def harden_encoder(source: str | Path, out: str | Path, scene: RandomizationConf
         return result
 
     before = validate(teacher)
-    first = before if init_from is None and cfg.cnn_blocks in (0, teacher.cfg.cnn_blocks) \
-        else validate(student)  # the student starts elsewhere: its own figures to beat
+    # a deeper student starts as the teacher exactly; a continued one has its own figures
+    first = before if init_from is None else validate(student)
     history = [{"step": 0, "val": first, "seconds": time.perf_counter() - started}]
     best_val, best_step = first["total"], 0
     best_weights = copy.deepcopy(student.encoder.state_dict())

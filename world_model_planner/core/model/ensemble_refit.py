@@ -33,7 +33,6 @@ import copy
 import dataclasses
 import json
 import logging
-import math
 import sys
 import time
 from collections.abc import Sequence
@@ -45,8 +44,9 @@ import torch
 
 from ..config import RefitConfig
 from . import checkpoint
-from .batches import SequenceData, SequenceSampler, load_sequences, split_episodes
+from .batches import SequenceData, SequenceSampler
 from .networks import EnsembleDynamics, WorldModel
+from .part_retrain import frozen_source, source_split, warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -107,27 +107,17 @@ def refit_ensemble(source: str | Path, out: str | Path, cfg: RefitConfig = Refit
     model is the source's with a re-trained dynamics ensemble; returns the run summary."""
     from tqdm import tqdm
 
-    from ..export import checkpoint_folder, load_trained
+    from ..export import checkpoint_folder
 
     torch.manual_seed(cfg.seed)
-    model, state = load_trained(source)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    roots = [str(d) for d in data] if data else list(state["data"])
-    seq = load_sequences(roots)
-    unfit = seq.mismatch(state["joint_names"], state["image_hw"], state["control_period"])
-    if unfit:
-        raise RefitError(f"--data: {unfit}; refit on data of the robot, camera and control rate "
-                         "the model was trained for")
+    model, state, roots, seq = frozen_source(source, data, RefitError, "refit")
     resolved = [str(Path(r).resolve()) for r in roots]
     if resolved != list(state["data"]):
         log.warning("--data is not the checkpoint's training data: validation episodes are drawn "
                     "anew over these episodes, so some the source held out may be trained on; "
                     "report on episodes that are in neither (wmp report --data)")
-    optim, weights = state["config"]["optim"], state["config"]["loss"]
-    train_eps, val_eps = split_episodes(seq.episodes, optim["val_fraction"], optim["seed"])
-    if not len(val_eps):
-        val_eps = train_eps
+    weights = state["config"]["loss"]
+    train_eps, val_eps = source_split(state, seq.episodes)
     started = time.perf_counter()
     latents = encode_frames(model, seq, progress=progress)
 
@@ -150,8 +140,7 @@ def refit_ensemble(source: str | Path, out: str | Path, cfg: RefitConfig = Refit
     w_latent, w_proprio = float(weights["latent"]), float(weights["proprio"])
     optimizer = torch.optim.AdamW(dynamics.parameters(), lr=cfg.learning_rate,
                                   weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
-        1.0, (s + 1) / max(1, cfg.warmup_steps)) * 0.5 * (1 + math.cos(math.pi * s / cfg.steps)))
+    schedule = warmup_cosine(optimizer, cfg.warmup_steps, cfg.steps)
 
     @torch.no_grad()
     def validate() -> dict[str, float]:
