@@ -13,7 +13,7 @@
 # limitations under the License.
 """One ROS parameter per leaf of a config dataclass, validated like the YAML loader.
 
-A node's parameter file is also the core's config file (core/config.py), so both must accept and
+A node's parameter file is also the core's config file (core/config/), so both must accept and
 reject the same things. The overrides the node was started with (`--params-file`, `-p`) are
 validated here with :func:`core.config.from_dict` before anything is declared: a typo, a wrong type
 or an out-of-range value stops the node at start-up with the dotted key named, exactly as
