@@ -28,7 +28,7 @@ export PYTHONUNBUFFERED := 1
 # The demo's nodes talk DDS on this machine only (set your own to join a wider ROS graph).
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 
-.PHONY: demo test system-deps venv urdf lint clean
+.PHONY: demo test system-deps venv urdf worlds lint clean
 
 demo: system-deps $(STAMP)
 	$(VENV)/bin/wmp demo
@@ -49,6 +49,11 @@ $(STAMP): setup.py setup.cfg package.xml
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
+
+# Regenerate the push task's Gazebo world after editing the object in config/sim.yaml (a test
+# checks they agree).
+worlds: $(STAMP)
+	$(PY) -m world_model_planner.core.sim.gazebo_world
 
 # Regenerate the pre-expanded URDF after editing the xacro (a test checks they agree).
 urdf: $(STAMP)

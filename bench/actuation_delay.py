@@ -58,7 +58,7 @@ def main() -> None:
     simulation = cfg.load(cfg.SimulationConfig, resolve(args.sim_config, kind="sim config"),
                           node=cfg.SIM_NODE)
     sim = ArmSim(simulation.sim)
-    task = ReachTask(sim, simulation.task)
+    task = ReachTask(sim, simulation.reach)
     model = load_world_model(planner.model, planner, sim.robot)
     thresholds = SurpriseThresholds.from_meta(model.meta["surprise"])
     period = simulation.sim.control_period
@@ -87,7 +87,7 @@ def main() -> None:
             sim.advance(result.command, period - args.delay)
             obs = sim.observe()
             previous = result.command
-        reached += int(task.error(goal) < simulation.task.success_radius)
+        reached += int(task.error(goal) < simulation.reach.success_radius)
     err = np.array(errors)
     print(json.dumps({
         "delay_s": args.delay, "tracking": args.tracking, "goals": args.goals,

@@ -36,7 +36,7 @@ def test_shipped_config_files_load():
     sim = cfg.load(cfg.SimulationConfig, share_path("config", "sim.yaml"), node=cfg.SIM_NODE)
     assert sim.sim.control_period == pytest.approx(0.1)
     assert sim.sim.physics_timestep == pytest.approx(0.002)
-    assert sim.task.success_radius == pytest.approx(0.03)
+    assert sim.reach.success_radius == pytest.approx(0.03)
     assert sim.perturbations.enabled() == ()
     cfg.load(cfg.CollectConfig, share_path("config", "collect.yaml"))
     robot = cfg.load(cfg.RobotConfig, share_path("config", "robots", "wmp_arm.yaml"))
@@ -64,8 +64,8 @@ def test_wrong_type_names_the_key(tmp_path):
 
 
 def test_out_of_range_value_names_the_key_and_bound(tmp_path):
-    path = write(tmp_path, sim_file("task:\n  success_radius: -0.01"))
-    with pytest.raises(cfg.ConfigError, match=r"task\.success_radius: must be > 0"):
+    path = write(tmp_path, sim_file("reach:\n  success_radius: -0.01"))
+    with pytest.raises(cfg.ConfigError, match=r"reach\.success_radius: must be > 0"):
         cfg.load(cfg.SimulationConfig, path, node=cfg.SIM_NODE)
     path = write(tmp_path, sim_file("sim:\n  control_period: 0.005\n  physics_timestep: 0.002"))
     with pytest.raises(cfg.ConfigError, match="whole multiple of physics_timestep"):

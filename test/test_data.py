@@ -46,7 +46,7 @@ def test_round_trip_reads_back_every_episode(dataset):
     assert ds.validate()["episodes"] == 3
     episodes = list(ds.episodes())
     assert [e.index for e in episodes] == [0, 1, 2]
-    steps = SimulationConfig().task.episode_steps
+    steps = SimulationConfig().episode_steps
     for ep in episodes:
         assert ep.images.shape == (steps + 1, 64, 64, 3)
         assert ep.actions.shape == (steps, 4) and ep.qpos.shape == (steps + 1, 4)
@@ -118,7 +118,7 @@ def test_resume_recollects_only_missing_shards(tmp_path):
     first = (out / "shard-00000.npz").stat().st_mtime_ns
     (out / "shard-00001.npz").unlink()
     result = collect(out, 4, seed=9, config=SMALL, progress=False)
-    assert result.new_frames == 2 * (SimulationConfig().task.episode_steps + 1)
+    assert result.new_frames == 2 * (SimulationConfig().episode_steps + 1)
     assert (out / "shard-00000.npz").stat().st_mtime_ns == first
     Dataset(out).validate()
     with pytest.raises(DatasetError, match="another seed"):
@@ -215,7 +215,7 @@ def test_actuation_delay_makes_the_arm_arrive_late_and_leaves_delay_free_episode
     from world_model_planner.core.data.collect import EpisodeCollector
 
     sim = SimulationConfig()
-    sim = dataclasses.replace(sim, task=dataclasses.replace(sim.task, episode_steps=8))
+    sim = dataclasses.replace(sim, reach=dataclasses.replace(sim.reach, episode_steps=8))
     plain = EpisodeCollector(sim, SMALL)
     late = EpisodeCollector(sim, dataclasses.replace(SMALL, actuation_delay=(0.03, 0.03)))
     try:

@@ -51,7 +51,7 @@ def tiny_simulation(size: int = 32, steps: int = 20) -> cfg.SimulationConfig:
     sim = cfg.SimulationConfig()
     return dataclasses.replace(
         sim, sim=dataclasses.replace(sim.sim, image_width=size, image_height=size, shadows=False),
-        task=dataclasses.replace(sim.task, episode_steps=steps))
+        reach=dataclasses.replace(sim.reach, episode_steps=steps))
 
 
 @pytest.fixture(scope="module")

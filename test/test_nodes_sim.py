@@ -141,7 +141,7 @@ def test_task_mode_poses_seeded_goals_and_reports_each_result(start_node, probe)
     from world_model_planner.core.sim.arm import ArmSim
     from world_model_planner.core.sim.reach import ReachTask
 
-    node = start_sim(start_node, "node.task_enabled:=true", "task.episode_steps:=8",
+    node = start_sim(start_node, "node.task_enabled:=true", "reach.episode_steps:=8",
                      "node.goals:=2", "node.seed:=7")
     goal_images = probe.collect(Image, graph.TASK_GOAL_IMAGE, m.LATCHED_QOS)
     goal_joints = probe.collect(JointState, graph.TASK_GOAL_JOINTS, m.LATCHED_QOS)
@@ -160,7 +160,7 @@ def test_task_mode_poses_seeded_goals_and_reports_each_result(start_node, probe)
     simulation = cfg.load(cfg.SimulationConfig, SIM_PARAMS, node=graph.SIM_NODE)
     sim = ArmSim(simulation.sim)
     try:
-        start, goal = ReachTask(sim, simulation.task).sample_episode(
+        start, goal = ReachTask(sim, simulation.reach).sample_episode(
             np.random.default_rng(episode_seed(7, 1)))
     finally:
         sim.close()
@@ -183,7 +183,7 @@ def test_commands_sent_across_a_reset_do_not_move_the_next_start(start_node, pro
     from world_model_planner.core.sim.reach import ReachTask
 
     hold = 0.5
-    node = start_sim(start_node, "node.task_enabled:=true", "task.episode_steps:=5",
+    node = start_sim(start_node, "node.task_enabled:=true", "reach.episode_steps:=5",
                      "node.goals:=2", "node.seed:=7", f"node.reset_hold:={hold}")
     goal_joints = probe.collect(JointState, graph.TASK_GOAL_JOINTS, m.LATCHED_QOS)
     results = probe.collect(String, graph.TASK_RESULT, m.RELIABLE_QOS)
@@ -193,7 +193,7 @@ def test_commands_sent_across_a_reset_do_not_move_the_next_start(start_node, pro
     simulation = cfg.load(cfg.SimulationConfig, SIM_PARAMS, node=graph.SIM_NODE)
     sim = ArmSim(simulation.sim)
     try:
-        start, _ = ReachTask(sim, simulation.task).sample_episode(
+        start, _ = ReachTask(sim, simulation.reach).sample_episode(
             np.random.default_rng(episode_seed(7, 1)))
         target = np.clip(start + 0.25, sim.robot.lower, sim.robot.upper)
     finally:

@@ -327,7 +327,7 @@ def test_a_simulated_session_records_into_training_episodes(start_node, probe, t
                           params_file=str(share_path(graph.RECORDER_PARAMS)))
     recorder.wait_for(lambda: "recording /joint_states" in recorder.output, "start-up")
     sim = start_node("mujoco_sim_node", "node.goals:=2", "node.settle_steps:=2",
-                     "task.episode_steps:=15", "node.start_on_command:=true",
+                     "reach.episode_steps:=15", "node.start_on_command:=true",
                      params_file=str(share_path(graph.SIM_PARAMS)))
     goals: list[np.ndarray] = []
     results: list[dict[str, Any]] = []
@@ -358,6 +358,6 @@ def test_a_simulated_session_records_into_training_episodes(start_node, probe, t
         # fixed tolerance: a shoulder 0.04 rad short can already be inside it (seen under load).
         reached = float(np.linalg.norm(robot.tool_positions(ep.qpos[-1].astype(np.float64))
                                        - robot.tool_positions(np.asarray(goal))))
-        assert reached <= SimulationConfig().task.success_radius + 0.01, (reached, ep.qpos[-1],
-                                                                          goal)
+        radius = SimulationConfig().reach.success_radius
+        assert reached <= radius + 0.01, (reached, ep.qpos[-1], goal)
         assert ep.images.shape[1:] == (64, 64, 3)

@@ -45,7 +45,12 @@ def _emit_json(obj: Any) -> None:
 # collect / validate / sheet
 
 
-def _simulation_config(path: str, image_size: int | None = None) -> Any:
+# The collect and train configs each task uses when --config is not given.
+COLLECT_CONFIGS = {"reach": "config/collect.yaml", "push": "config/collect_push.yaml"}
+TRAIN_CONFIGS = {"reach": "config/train.yaml", "push": "config/train_push.yaml"}
+
+
+def _simulation_config(path: str, image_size: int | None = None, task: str | None = None) -> Any:
     import dataclasses
 
     from .core import config as cfg
@@ -53,6 +58,8 @@ def _simulation_config(path: str, image_size: int | None = None) -> Any:
 
     simulation = cfg.load(cfg.SimulationConfig, resolve(path, kind="sim config"),
                           node=cfg.SIM_NODE)
+    if task is not None:
+        simulation = dataclasses.replace(simulation, task=task)
     if image_size is not None:
         if image_size < 8:
             raise cfg.ConfigError(f"--image-size must be at least 8 px, got {image_size}")
@@ -66,8 +73,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from .core.data.collect import collect
     from .core.paths import resolve
 
-    simulation = _simulation_config(args.sim_config, args.image_size)
-    collect_cfg = cfg.load(cfg.CollectConfig, resolve(args.config, kind="collect config"))
+    simulation = _simulation_config(args.sim_config, args.image_size, args.task)
+    config = args.config or COLLECT_CONFIGS[simulation.task]
+    collect_cfg = cfg.load(cfg.CollectConfig, resolve(config, kind="collect config"))
     if args.episodes < 1:
         raise cfg.ConfigError(f"--episodes must be at least 1, got {args.episodes}")
     result = collect(args.out, args.episodes, seed=args.seed, simulation=simulation,
@@ -99,7 +107,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for r in reports:
             print(f"{r['root']}: OK, {r['episodes']} episodes, {r['frames']} frames, "
                   f"{r['shards']} shards, digest {r['digest'][:12]}", file=sys.stderr)
+            if "contact" in r:
+                print(f"  {_contact_line(r['contact'])}", file=sys.stderr)
     return 0
+
+
+def _contact_line(contact: dict[str, float]) -> str:
+    return (f"object moved >= {contact['moved_threshold_m'] * 100:.0f} cm in "
+            f"{contact['episodes_moved']:.0%} of episodes; mean displacement "
+            f"{contact['mean_final_displacement_m'] * 100:.1f} cm at the end, "
+            f"{contact['mean_largest_displacement_m'] * 100:.1f} cm at most")
 
 
 def dataset_sheet(data: str | Path, out: str | Path, episodes: int = 4, columns: int = 8) -> Path:
@@ -121,8 +138,13 @@ def dataset_sheet(data: str | Path, out: str | Path, episodes: int = 4, columns:
 
 
 def cmd_sheet(args: argparse.Namespace) -> int:
+    from .core.data.shards import Dataset
+
     path = dataset_sheet(args.data, args.out, args.episodes)
     print(f"wrote {path}", file=sys.stderr)
+    contact = Dataset(args.data).validate().get("contact")
+    if contact is not None:
+        print(_contact_line(contact), file=sys.stderr)
     return 0
 
 
@@ -308,7 +330,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .core.model.train import train
     from .core.paths import resolve
 
-    train_cfg = cfg.load(cfg.TrainConfig, resolve(args.config, kind="train config"))
+    config = args.config or TRAIN_CONFIGS[args.task]
+    train_cfg = cfg.load(cfg.TrainConfig, resolve(config, kind="train config"))
     if args.objective:
         train_cfg = dataclasses.replace(train_cfg, objective=args.objective)
     overrides = {key: getattr(args, key) for key in ("steps", "seed", "batch_size", "eval_every",
@@ -499,7 +522,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "command": "wmp eval " + " ".join(sys.argv[2:]), "model": planner.model,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "date": datetime.date.today().isoformat(),
-        "radius": simulation.task.success_radius, "episode_steps": simulation.task.episode_steps,
+        "radius": simulation.reach.success_radius, "episode_steps": simulation.episode_steps,
         "planner": cfg.to_dict(planner),
     }
     if any(m.startswith("wm_") for m in methods):
@@ -619,8 +642,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, default=None, metavar="PX",
                    help="square camera image size (default: config/sim.yaml)")
     p.add_argument("--workers", type=int, default=1, help="parallel simulator processes")
-    p.add_argument("--config", default="config/collect.yaml", help="exploration config")
+    p.add_argument("--config", default=None, help="exploration config (default: "
+                   "config/collect.yaml, or config/collect_push.yaml for --task push)")
     p.add_argument("--sim-config", default="config/sim.yaml", help="simulator and task config")
+    p.add_argument("--task", choices=("reach", "push"), default=None,
+                   help="task to collect (default: the sim config's task)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     _add_common(p)
     p.set_defaults(func=cmd_collect)
@@ -641,7 +667,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fit the world model on collected episodes")
     p.add_argument("--data", nargs="+", required=True, help="dataset folders (wmp collect)")
     p.add_argument("--out", required=True, help="training folder (checkpoints, curves)")
-    p.add_argument("--config", default="config/train.yaml", help="train config")
+    p.add_argument("--config", default=None, help="train config (default: config/train.yaml, "
+                   "or config/train_push.yaml for --task push)")
+    p.add_argument("--task", choices=("reach", "push"), default="reach",
+                   help="which task's default train config to use (push: an object head)")
     p.add_argument("--objective", choices=("jepa", "reconstruction"), default=None,
                    help="override the config's objective")
     p.add_argument("--steps", type=int, default=None, help="override optim.steps")

@@ -122,7 +122,7 @@ def _scene(sim_cfg: SimulationConfig) -> tuple[Any, np.ndarray, np.ndarray]:
     from ..core.sim.reach import ReachTask
 
     sim = ArmSim(sim_cfg.sim)
-    task = ReachTask(sim, sim_cfg.task)
+    task = ReachTask(sim, sim_cfg.reach)
     start, goal = task.sample_episode(np.random.default_rng(0))
     goal_image = task.make_goal(goal).image
     return sim, start, goal_image

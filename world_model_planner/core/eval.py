@@ -195,7 +195,7 @@ class Evaluator:
 
         self.simulation, self.planner_cfg, self.cfg = simulation, planner_cfg, cfg
         self.sim = ArmSim(simulation.sim)
-        self.task = ReachTask(self.sim, simulation.task)
+        self.task = ReachTask(self.sim, simulation.reach)
         self.robot = self.sim.robot
         self.period = simulation.sim.control_period
         self.limits = CommandLimits.from_robot(self.robot)
@@ -292,7 +292,7 @@ class Evaluator:
         result = EpisodeResult(method, condition, index, seed, False, start_error, start_error,
                                0, start_error, event_step=event)
         inside = 0
-        for step in range(self.simulation.task.episode_steps):
+        for step in range(self.simulation.episode_steps):
             command, info = policy.act(obs)
             result.latency_ms.append(1000.0 * info.get("seconds", 0.0))
             result.decisions.append(info.get("decision", ""))

@@ -82,7 +82,7 @@ class MujocoSimNode(Node):
         self.sim = ArmSim(self.config.sim)
         try:
             self.sim.set_perturbations(self.config.perturbations)
-            self.task = ReachTask(self.sim, self.config.task)
+            self.task = ReachTask(self.sim, self.config.reach)
         except Exception:
             self.sim.close()
             raise
@@ -279,9 +279,9 @@ class MujocoSimNode(Node):
     def on_control_step(self) -> None:
         steps = self.sim.step_count
         error = self.task.error(self.goal)
-        self.settled = self.settled + 1 if error <= self.config.task.success_radius else 0
+        self.settled = self.settled + 1 if error <= self.config.reach.success_radius else 0
         success = self.settled >= self.params.settle_steps
-        if not success and steps < self.config.task.episode_steps:
+        if not success and steps < self.config.episode_steps:
             return
         result = {"episode": self.episode, "seed": self.params.seed, "success": bool(success),
                   "final_error_m": round(error, 5), "steps": int(steps),

@@ -18,8 +18,8 @@ owns its schema in a module of its own (`robot`, `sim`, `data`, `model`, `planni
 is re-exported here, so callers import from `core.config` without knowing which module owns what.
 """
 
-from .data import (CollectConfig, ExplorationConfig, RandomizationConfig,  # noqa: F401
-                   RecorderConfig)
+from .data import (CollectConfig, ExplorationConfig, PushExplorationConfig,  # noqa: F401
+                   RandomizationConfig, RecorderConfig)
 from .model import (HardenConfig, LossWeights, ModelConfig, OptimConfig,  # noqa: F401
                     RefitConfig, TrainConfig)
 from .planning import (PLANNER_NODE, CostWeights, EvalConfig, OptimizerConfig,  # noqa: F401
@@ -29,5 +29,6 @@ from .schema import (ROS_PARAMETERS, ConfigError, doc_of, flatten, from_dict,  #
                      leaves, load, load_yaml, node_parameters, param, to_dict, unflatten)
 from .sim import (SIM_NODE, CameraOffsetPerturbation, ColourPerturbation,  # noqa: F401
                   DistractorPerturbation, DropoutPerturbation, LightingPerturbation,
-                  Perturbations, PushPerturbation, ReachTaskConfig, SimConfig, SimNodeParams,
+                  Perturbations, PushObjectConfig, PushPerturbation, PushTaskConfig,
+                  ReachTaskConfig, SimConfig, SimNodeParams,
                   SimulationConfig)

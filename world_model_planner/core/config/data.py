@@ -68,6 +68,28 @@ class RandomizationConfig:
                                                         "orbit centre range, high corner (m)")
     distractor_radius: float = param(0.15, "largest orbit radius (m)", ge=0.0)
     distractor_period: tuple[float, float] = param((3.0, 12.0), "orbit period range (s)", gt=0.0)
+    object_size: tuple[float, float] = param((1.0, 1.0), "push task: the object's size scaled "
+                                             "by a factor from this range", gt=0.0, le=3.0)
+    object_mass: tuple[float, float] = param((1.0, 1.0), "push task: mass scale range", gt=0.0)
+    object_friction: tuple[float, float] = param((1.0, 1.0), "push task: friction scale range",
+                                                 gt=0.0)
+    object_hue: float = param(0.0, "push task: object colour hue variation (fraction of the "
+                              "wheel)", ge=0.0, le=0.5)
+
+
+@dataclasses.dataclass(frozen=True)
+class PushExplorationConfig:
+    """How `wmp collect` explores the push task: scripted pushes with noise, so most episodes
+    move the object, mixed with the arm's own exploration, which mostly leaves it alone."""
+
+    push_fraction: float = param(0.75, "share of segments that push the object somewhere",
+                                 ge=0.0, le=1.0)
+    goal_fraction: float = param(0.4, "share of pushes aimed at the episode's goal (the rest at "
+                                 "random points of the workspace)", ge=0.0, le=1.0)
+    push_steps: tuple[int, int] = param((20, 50), "min and max control steps of a push segment",
+                                        ge=1)
+    noise: float = param(0.2, "noise on pushing steps, fraction of the action bound", ge=0.0,
+                         le=1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +110,8 @@ class CollectConfig:
     """config/collect.yaml: how `wmp collect` explores (the scene itself is config/sim.yaml)."""
 
     exploration: ExplorationConfig = param(ExplorationConfig(), "exploration policy")
+    push: PushExplorationConfig = param(PushExplorationConfig(), "push task: how the object is "
+                                        "pushed around")
     randomization: RandomizationConfig = param(RandomizationConfig(), "scene variation")
     actuation_delay: tuple[float, float] = param(
         (0.0, 0.0), "range (s) from which each episode draws how late its commands act: the "

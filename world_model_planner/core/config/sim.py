@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from .schema import ConfigError, param
 
@@ -143,6 +144,58 @@ class ReachTaskConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class PushObjectConfig:
+    """The rigid object the arm pushes: defined once here, drawn in MuJoCo and in Gazebo."""
+
+    shape: Literal["box", "tee"] = param(
+        "box", "box: a block whose footprint is length x width; tee: a T (the bar is length x "
+        "width, the stem stem_length x width), whose orientation matters")
+    length: float = param(0.08, "footprint along the object's x axis (m)", gt=0.0, le=0.5)
+    width: float = param(0.08, "footprint along its y axis (m); the tee's bar and stem width",
+                         gt=0.0, le=0.5)
+    height: float = param(0.05, "height (m)", gt=0.0, le=0.3)
+    stem_length: float = param(0.08, "tee only: stem length below the bar (m)", gt=0.0, le=0.5)
+    mass: float = param(0.3, "mass (kg)", gt=0.0, le=20.0)
+    friction: float = param(0.4, "sliding friction coefficient against the floor and the arm",
+                            gt=0.0, le=3.0)
+    rgba: tuple[float, float, float, float] = param((0.80, 0.15, 0.65, 1.0), "colour",
+                                                    ge=0.0, le=1.0)
+
+    @property
+    def symmetry(self) -> int:
+        """Turns of 360/n degrees that leave the footprint unchanged (yaw is known modulo
+        those): 4 for a square block, 2 for an oblong one, 1 for a tee."""
+        if self.shape == "tee":
+            return 1
+        return 4 if abs(self.length - self.width) < 1e-9 else 2
+
+
+@dataclasses.dataclass(frozen=True)
+class PushTaskConfig:
+    """Push task: move the object to where a goal image shows it, pushing with the arm's links."""
+
+    object: PushObjectConfig = param(PushObjectConfig(), "the pushed object")
+    camera: str = param("table_camera", "camera sensor (in the URDF) the task is seen through; "
+                        "empty: the robot config's camera")
+    rest_pose: list[float] = param(
+        [0.0, -0.6, 2.3, 1.4], "joint positions (robot config order) where the arm starts each "
+        "episode and is drawn in goal images, clear of the floor and the workspace")
+    radius: tuple[float, float] = param((0.25, 0.45), "object starts and goals lie this far "
+                                        "from the base axis (m), min and max", ge=0.0)
+    bearing: float = param(0.7, "and within +- this angle (rad) of the base's x axis", gt=0.0,
+                           le=3.2)
+    min_goal_distance: float = param(0.08, "object start to goal distance at least (m)", ge=0.0)
+    max_goal_distance: float = param(0.22, "and at most (m)", gt=0.0)
+    episode_steps: int = param(80, "control steps per episode", ge=1)
+    success_radius: float = param(0.03, "object centre within this distance of the goal (m)",
+                                  gt=0.0)
+    success_yaw: float = param(15.0, "and, for shapes whose orientation matters (symmetry 1), "
+                               "yaw within this many degrees", gt=0.0, le=180.0)
+    image_margin: float = param(0.04, "the object's footprint stays this fraction of the image "
+                                "inside its border", ge=0.0, lt=0.5)
+
+
+@dataclasses.dataclass(frozen=True)
 class SimNodeParams:
     """How the mujoco_sim node runs the simulator behind ROS topics."""
 
@@ -170,10 +223,24 @@ class SimNodeParams:
 class SimulationConfig:
     """config/sim.yaml (the mujoco_sim node's parameter file): simulator, task, perturbations."""
 
+    task: Literal["reach", "push"] = param(
+        "reach", "which task the simulator poses: reach (the tool to where a goal image shows "
+        "it) or push (an object on the floor to where a goal image shows it)")
     sim: SimConfig = param(SimConfig(), "simulator")
-    task: ReachTaskConfig = param(ReachTaskConfig(), "reach task (goal sampling, episode length)")
+    reach: ReachTaskConfig = param(ReachTaskConfig(), "reach task (goal sampling, episode length)")
+    push: PushTaskConfig = param(PushTaskConfig(), "push task: the object, its workspace, goals")
     perturbations: Perturbations = param(Perturbations(), "out-of-distribution conditions")
     node: SimNodeParams = param(SimNodeParams(), "ROS node behaviour (mujoco_sim only)")
+
+    @property
+    def episode_steps(self) -> int:
+        """Control steps per episode of the selected task."""
+        return self.push.episode_steps if self.task == "push" else self.reach.episode_steps
+
+    @property
+    def camera(self) -> str:
+        """Camera the task is seen through (empty: the robot config's camera)."""
+        return self.push.camera if self.task == "push" else ""
 
 
 SIM_NODE = "mujoco_sim"

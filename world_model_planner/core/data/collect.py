@@ -96,8 +96,9 @@ class EpisodeCollector:
     """One simulator and task; turns (seed, index) into an :class:`Episode`."""
 
     def __init__(self, simulation: SimulationConfig, config: CollectConfig) -> None:
-        from ..sim.arm import ArmSim
+        from ..sim.arm import simulator_for
         from ..sim.reach import ReachTask
+        from .push_collect import PushCollector
 
         low, high = config.actuation_delay
         period = simulation.sim.control_period
@@ -107,37 +108,62 @@ class EpisodeCollector:
                 f"0 <= low <= high < control_period ({period} s); fix it in the collect config")
         self.simulation = simulation
         self.config = config
-        self.sim = ArmSim(simulation.sim)
-        self.task = ReachTask(self.sim, simulation.task)
+        self.sim = simulator_for(simulation)
         robot = self.sim.robot
         self.bound = robot.action_bound(simulation.sim.control_period)
         self.lower, self.upper = robot.limits_with_margin()
         self.explore_lower, self.explore_upper = robot.limits_with_margin(EXPLORATION_MARGIN)
+        self.push: Any = None
+        if simulation.task == "push":
+            self.push = PushCollector(self.sim, simulation, config, self.bound)
+        else:
+            self.task = ReachTask(self.sim, simulation.reach)
 
     def episode(self, seed: int, index: int) -> Episode:
-        cfg, sim, task = self.config, self.sim, self.task
+        cfg, sim = self.config, self.sim
         rng = np.random.default_rng(seed)
         look, perturbations = randomized_scene(cfg.randomization, rng)
         sim.set_perturbations(perturbations, base=look)
-        start, goal_q = task.sample_episode(rng)
-        obs = sim.reset(start)
-        goal = task.make_goal(goal_q)
-        policy = ExplorationPolicy(cfg.exploration, self.bound, self.explore_lower,
-                                   self.explore_upper, task.sample_configuration, rng)
-        steps = self.simulation.task.episode_steps
-        # A stream of its own, so episodes without a delay stay the same as before the option.
-        # Whole physics steps, so the delayed and the on-time part add up to one period.
-        low, high = cfg.actuation_delay
-        dt, period = self.simulation.sim.physics_timestep, self.simulation.sim.control_period
-        delay = 0.0
-        if high > 0:
-            delay = round(np.random.default_rng([seed, 1]).uniform(low, high) / dt) * dt
+        if self.push is not None:
+            obs, goal, act = self.push.start(rng, self.explore_lower, self.explore_upper)
+        else:
+            start, goal_q = self.task.sample_episode(rng)
+            obs = sim.reset(start)
+            goal = self.task.make_goal(goal_q)
+            policy = ExplorationPolicy(cfg.exploration, self.bound, self.explore_lower,
+                                       self.explore_upper, self.task.sample_configuration, rng)
+            act = policy.act
+        frames = self._run(obs, act, self._delay(seed))
+        if self.push is not None:
+            return Episode(**frames, goal_qpos=self.push.task.rest_pose,
+                           goal_tool=sim.tool_position_at(self.push.task.rest_pose),
+                           goal_image=goal.image, goal_object=goal.object_pose, seed=seed,
+                           index=index)
+        return Episode(**frames, goal_qpos=goal.joints, goal_tool=goal.tool_position,
+                       goal_image=goal.image, seed=seed, index=index)
+
+    def _delay(self, seed: int) -> float:
+        """How late this episode's commands act. A stream of its own, so episodes without a
+        delay stay the same as before the option; whole physics steps, so the delayed and the
+        on-time part add up to one period."""
+        low, high = self.config.actuation_delay
+        if high <= 0:
+            return 0.0
+        dt = self.simulation.sim.physics_timestep
+        return round(np.random.default_rng([seed, 1]).uniform(low, high) / dt) * dt
+
+    def _run(self, obs: Any, act: Callable[..., np.ndarray], delay: float) -> dict[str, Any]:
+        """Step the episode with `act` and record every frame (and the object, when pushing)."""
+        sim, period = self.sim, self.simulation.sim.control_period
+        pushing = self.push is not None
         previous = obs.qpos.copy()  # the arm holds its start pose before the first command
-        images = [obs.image]
-        qpos, qvel, tool, stamps = [obs.qpos], [obs.qvel], [sim.tool_position()], [obs.stamp]
+        images, qpos, qvel = [obs.image], [obs.qpos], [obs.qvel]
+        tool, stamps = [sim.tool_position()], [obs.stamp]
+        objects = [sim.object_pose()] if pushing else []
         actions, commands = [], []
-        for _ in range(steps):
-            command = np.clip(obs.qpos + policy.act(obs.qpos), self.lower, self.upper)
+        for _ in range(self.simulation.episode_steps):
+            delta = act(obs.qpos, objects[-1]) if pushing else act(obs.qpos)
+            command = np.clip(obs.qpos + delta, self.lower, self.upper)
             actions.append(command - obs.qpos)
             commands.append(command)
             if delay > 0:
@@ -152,9 +178,12 @@ class EpisodeCollector:
             qvel.append(obs.qvel)
             tool.append(sim.tool_position())
             stamps.append(obs.stamp)
-        return Episode(np.stack(images), np.stack(qpos), np.stack(qvel), np.stack(tool),
-                       np.array(stamps), np.stack(actions), np.stack(commands), goal.joints,
-                       goal.tool_position, goal.image, seed=seed, index=index)
+            if pushing:
+                objects.append(sim.object_pose())
+        return {"images": np.stack(images), "qpos": np.stack(qpos), "qvel": np.stack(qvel),
+                "tool": np.stack(tool), "stamps": np.array(stamps),
+                "actions": np.stack(actions), "commands": np.stack(commands),
+                "object_pose": np.stack(objects) if pushing else None}
 
     def close(self) -> None:
         self.sim.close()

@@ -26,7 +26,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..config import ExplorationConfig
+from ..config import ExplorationConfig, PushExplorationConfig
+from ..sim.pushing import ScriptedPusher
 
 
 class ExplorationPolicy:
@@ -52,6 +53,10 @@ class ExplorationPolicy:
         else:
             self._target = None
 
+    def restart(self) -> None:
+        """Draw a new segment at the next step."""
+        self._left = 0
+
     def act(self, q: np.ndarray) -> np.ndarray:
         if self._left <= 0:
             self._new_segment()
@@ -70,3 +75,41 @@ class ExplorationPolicy:
             self._velocity[outside] *= -1.0
             step[outside] *= -1.0
         return np.clip(step, -self.bound, self.bound)
+
+
+class PushExploration:
+    """Push-task exploration: scripted pushes towards the goal or random points, with noise,
+    alternating with the arm's own exploration (which mostly leaves the object alone, so the
+    data shows both that pushed objects move and that untouched ones stay)."""
+
+    def __init__(self, config: PushExplorationConfig, arm: ExplorationPolicy,
+                 pusher: ScriptedPusher, sample_target: Callable[[np.random.Generator],
+                                                                 np.ndarray],
+                 goal: np.ndarray, rng: np.random.Generator) -> None:
+        self.config, self.arm, self.pusher = config, arm, pusher
+        self.sample_target, self.goal, self.rng = sample_target, np.asarray(goal, float), rng
+        self._left = 0
+        self._target: np.ndarray | None = None
+
+    def _new_segment(self) -> None:
+        cfg, rng = self.config, self.rng
+        lo, hi = cfg.push_steps
+        self._left = int(rng.integers(lo, max(lo, hi) + 1))
+        self._target = None
+        if rng.random() < cfg.push_fraction:
+            self._target = (self.goal[:2] if rng.random() < cfg.goal_fraction
+                            else self.sample_target(rng)[:2])
+            self.pusher.reset()
+        else:
+            self.arm.restart()
+
+    def act(self, q: np.ndarray, object_pose: np.ndarray) -> np.ndarray:
+        if self._left <= 0:
+            self._new_segment()
+        self._left -= 1
+        if self._target is None:
+            return self.arm.act(q)
+        bound = self.pusher.bound
+        step = self.pusher.act(q, object_pose, self._target)
+        step = step + self.config.noise * bound * self.rng.standard_normal(bound.shape)
+        return np.clip(step, -bound, bound)

@@ -46,6 +46,10 @@ FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 FRAME_ARRAYS = ("images", "qpos", "qvel", "tool", "stamps")
 STEP_ARRAYS = ("actions", "commands")
 EPISODE_ARRAYS = ("lengths", "seeds", "episode_index", "goal_qpos", "goal_tool", "goal_images")
+# Push episodes also hold the object's planar pose (x, y, yaw) per frame and at the goal. Reach
+# episodes and real-arm recordings without an object tracker have neither.
+OBJECT_FRAME_ARRAYS = ("object_pose",)
+OBJECT_EPISODE_ARRAYS = ("goal_object",)
 
 
 class DatasetError(RuntimeError):
@@ -68,6 +72,8 @@ class Episode:
     goal_image: np.ndarray  # (H, W, 3)
     seed: int = 0
     index: int = 0
+    object_pose: np.ndarray | None = None  # (T+1, 3) x, y, yaw of the pushed object
+    goal_object: np.ndarray | None = None  # (3,) where the goal image shows it
 
     @property
     def steps(self) -> int:
@@ -82,7 +88,15 @@ def pack_episodes(episodes: Sequence[Episode]) -> dict[str, np.ndarray]:
         if len(ep.images) != ep.steps + 1:
             raise ValueError(f"episode {ep.index}: {len(ep.images)} frames for {ep.steps} steps")
     cat = np.concatenate
-    return {
+    with_object = [e.object_pose is not None and e.goal_object is not None for e in episodes]
+    if any(with_object) and not all(with_object):
+        raise ValueError("a shard holds push episodes (with object poses) or episodes without "
+                         "an object, not both")
+    extra = {}
+    if all(with_object):
+        extra = {"object_pose": cat([e.object_pose for e in episodes]).astype(np.float32),
+                 "goal_object": np.stack([e.goal_object for e in episodes]).astype(np.float32)}
+    return extra | {
         "images": cat([e.images for e in episodes]).astype(np.uint8),
         "qpos": cat([e.qpos for e in episodes]).astype(np.float32),
         "qvel": cat([e.qvel for e in episodes]).astype(np.float32),
@@ -110,7 +124,9 @@ def unpack_episodes(arrays: Mapping[str, np.ndarray]) -> list[Episode]:
             tool=arrays["tool"][f], stamps=arrays["stamps"][f], actions=arrays["actions"][s],
             commands=arrays["commands"][s], goal_qpos=arrays["goal_qpos"][i],
             goal_tool=arrays["goal_tool"][i], goal_image=arrays["goal_images"][i],
-            seed=int(arrays["seeds"][i]), index=int(arrays["episode_index"][i])))
+            seed=int(arrays["seeds"][i]), index=int(arrays["episode_index"][i]),
+            object_pose=arrays["object_pose"][f] if "object_pose" in arrays else None,
+            goal_object=arrays["goal_object"][i] if "goal_object" in arrays else None))
         frame += length + 1
         step += length
     return out
@@ -186,11 +202,19 @@ def check_arrays(arrays: Mapping[str, np.ndarray], where: str) -> None:
                  if len(arrays[n]) != steps]
     problems += [f"{n} has {len(arrays[n])} rows, expected {episodes}" for n in EPISODE_ARRAYS
                  if len(arrays[n]) != episodes]
+    present = [n in arrays for n in OBJECT_FRAME_ARRAYS + OBJECT_EPISODE_ARRAYS]
+    if any(present) and not all(present):
+        problems.append("object_pose and goal_object come together (push episodes) or not at all")
+    elif all(present):
+        problems += [f"{n} has {len(arrays[n])} rows, expected {frames}"
+                     for n in OBJECT_FRAME_ARRAYS if len(arrays[n]) != frames]
+        problems += [f"{n} has {len(arrays[n])} rows, expected {episodes}"
+                     for n in OBJECT_EPISODE_ARRAYS if len(arrays[n]) != episodes]
     if arrays["images"].dtype != np.uint8 or arrays["images"].ndim != 4:
         problems.append(f"images must be uint8 (F, H, W, 3), got {arrays['images'].dtype} "
                         f"{arrays['images'].shape}")
-    for n in ("qpos", "qvel", "actions", "commands"):
-        if not np.all(np.isfinite(arrays[n])):
+    for n in ("qpos", "qvel", "actions", "commands", *OBJECT_FRAME_ARRAYS):
+        if n in arrays and not np.all(np.isfinite(arrays[n])):
             problems.append(f"{n} holds NaN or inf")
     if problems:
         raise DatasetError(f"{where}: " + "; ".join(problems))
@@ -286,8 +310,12 @@ class Dataset:
             yield from unpack_episodes(self.shard_arrays(shard))
 
     def validate(self) -> dict[str, Any]:
-        """Check every shard (hash, arrays, counts, digest); returns a summary or raises."""
+        """Check every shard (hash, arrays, counts, digest); returns a summary or raises.
+
+        Push datasets also report how much the object moved: a world model can only learn
+        contacts the data holds."""
         episodes = frames = 0
+        motion: list[np.ndarray] = []
         joints = len(self.joint_names)
         height, width = self.image_shape
         for shard in self.shards:
@@ -303,14 +331,42 @@ class Dataset:
                                    f"names {joints}")
             episodes += len(arrays["lengths"])
             frames += len(arrays["images"])
+            if "object_pose" in arrays:
+                motion.append(object_motion(arrays))
         if episodes != self.episodes_count or frames != self.frames_count:
             raise DatasetError(f"{self.root / MANIFEST}: says {self.episodes_count} episodes and "
                                f"{self.frames_count} frames, the shards hold {episodes} and "
                                f"{frames}")
         if dataset_digest(self.shards) != self.digest:
             raise DatasetError(f"{self.root / MANIFEST}: digest does not match its shards")
-        return {"root": str(self.root), "episodes": episodes, "frames": frames,
-                "shards": len(self.shards), "digest": self.digest}
+        summary = {"root": str(self.root), "episodes": episodes, "frames": frames,
+                   "shards": len(self.shards), "digest": self.digest}
+        if motion:
+            summary["contact"] = contact_summary(np.concatenate(motion))
+        return summary
+
+
+# An episode "moves the object" when it ends up or passes this far (m) from where it started.
+MOVED = 0.02
+
+
+def object_motion(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Per episode of a shard: (largest, final) distance of the object from its start (m)."""
+    out, frame = [], 0
+    for length in arrays["lengths"].tolist():
+        xy = arrays["object_pose"][frame:frame + length + 1, :2].astype(np.float64)
+        away = np.linalg.norm(xy - xy[0], axis=1)
+        out.append((away.max(), away[-1]))
+        frame += length + 1
+    return np.array(out).reshape(-1, 2)
+
+
+def contact_summary(motion: np.ndarray) -> dict[str, float]:
+    """Share of episodes that moved the object at least MOVED, and mean displacements (m)."""
+    return {"episodes_moved": float(np.mean(motion[:, 0] >= MOVED)),
+            "moved_threshold_m": MOVED,
+            "mean_final_displacement_m": float(motion[:, 1].mean()),
+            "mean_largest_displacement_m": float(motion[:, 0].mean())}
 
 
 def open_datasets(roots: Sequence[str | Path]) -> list[Dataset]:

@@ -39,7 +39,7 @@ REGROUND_QUANTILE = 0.995
 HOLD_QUANTILE = 0.9999
 HOLD_FACTOR = 3.0
 DISAGREEMENT_QUANTILE = 0.99
-# The reach task's goal clearance (task.min_tool_height): plans stay above it, so below it the
+# The reach task's goal clearance (reach.min_tool_height): plans stay above it, so below it the
 # tool may be on the floor and the position loop is not free.
 TRACKING_MIN_TOOL_HEIGHT = ReachTaskConfig().min_tool_height
 

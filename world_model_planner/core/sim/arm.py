@@ -26,12 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from ..config import Perturbations, SimConfig
+from ..config import Perturbations, PushObjectConfig, SimConfig, SimulationConfig
 from ..observation import Observation
 from ..robot import Robot
 from .appearance import Appearance, SceneEditor
+from .push_object import ObjectEditor, ObjectLook, quat_from_yaw, yaw_from_quat
 from .rendering import Camera, import_mujoco
-from .scene import TOOL_SITE, ServoGains, build_mjcf
+from .scene import PUSH_OBJECT_BODY, TOOL_SITE, ServoGains, build_mjcf
+
+# Where the push object waits until a task places it: on the floor, out of reach and sight.
+PARKED_OBJECT_POSE = np.array([-1.5, 1.5, 0.0])
 
 
 def perturbation_appearance(p: Perturbations) -> Appearance:
@@ -66,31 +70,44 @@ class CameraIntrinsics:
         return [self.fx, 0.0, self.cx, 0.0, self.fy, self.cy, 0.0, 0.0, 1.0]
 
 
-class ArmSim:
-    """One simulated arm with one camera."""
+def simulator_for(simulation: SimulationConfig) -> ArmSim:
+    """The simulator the sim config's task needs: the push task adds its object and camera."""
+    if simulation.task == "push":
+        return ArmSim(simulation.sim, camera=simulation.push.camera,
+                      push_object=simulation.push.object)
+    return ArmSim(simulation.sim)
 
-    def __init__(self, config: SimConfig | None = None, robot: Robot | None = None) -> None:
+
+class ArmSim:
+    """One simulated arm with one camera, and the push task's object when given one."""
+
+    def __init__(self, config: SimConfig | None = None, robot: Robot | None = None, *,
+                 camera: str = "", push_object: PushObjectConfig | None = None) -> None:
         self.config = config or SimConfig()
         self.robot = robot or Robot.load(self.config.robot)
+        self.push_object = push_object
         mujoco = import_mujoco()
         self._mj = mujoco
         desc = self.robot.description
-        camera = self.robot.config.camera
+        camera = camera or self.robot.config.camera
         if camera not in desc.cameras:
             raise ValueError(f"{self.robot.source}: camera '{camera}' is not a camera sensor of "
-                             f"{desc.source} (cameras: {', '.join(desc.cameras) or 'none'})")
+                             f"{desc.source} (cameras: {', '.join(desc.cameras) or 'none'}); "
+                             "set the robot config's camera or the sim config's push.camera")
         self.camera_name = camera
         # Servo damping from the joint-space inertia at the home pose: critically damped
         # (times damping_ratio) per joint, so every joint settles in well under a control period.
         probe = self._compile(ServoGains(np.ones(self.robot.dof), np.zeros(self.robot.dof)))
         probe_data = mujoco.MjData(probe)
         mujoco.mj_forward(probe, probe_data)
-        inertia = np.empty(probe.nv)
-        for i in range(probe.nv):  # diagonal of M via M @ e_i: stable across MuJoCo versions
+        arm_dofs = [probe.jnt_dofadr[mujoco.mj_name2id(probe, mujoco.mjtObj.mjOBJ_JOINT, j.name)]
+                    for j in self.robot.description.moving_joints]  # the actuators' order
+        inertia = np.empty(len(arm_dofs))
+        for k, i in enumerate(arm_dofs):  # diagonal of M via M @ e_i: stable across versions
             unit, column = np.zeros(probe.nv), np.zeros(probe.nv)
             unit[i] = 1.0
             mujoco.mj_mulM(probe, probe_data, column, unit)
-            inertia[i] = column[i]
+            inertia[k] = column[i]
         kp = np.full(self.robot.dof, self.config.position_gain)
         kv = 2.0 * self.config.damping_ratio * np.sqrt(kp * (inertia + 0.02))
         self.gains = ServoGains(kp, kv)
@@ -103,6 +120,16 @@ class ArmSim:
         self._act = np.array([mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_ACTUATOR, n)
                               for n in self.robot.joint_names])
         self._tool = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, TOOL_SITE)
+        self._object_qadr = self._object_dadr = -1
+        self.object_editor: ObjectEditor | None = None
+        if push_object is not None:
+            body = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, PUSH_OBJECT_BODY)
+            joint = self.model.body_jntadr[body]
+            self._object_qadr = int(self.model.jnt_qposadr[joint])
+            self._object_dadr = int(self.model.jnt_dofadr[joint])
+            self.object_editor = ObjectEditor(self.model, body)
+        # Arm collision geoms (scene.py puts every URDF collision shape in group 3).
+        self._arm_collision = set(np.flatnonzero(self.model.geom_group == 3).tolist())
         self._substeps = int(round(self.config.control_period / self.config.physics_timestep))
         self._camera = Camera(self.model, camera, self.config.image_width,
                               self.config.image_height)
@@ -111,13 +138,14 @@ class ArmSim:
         self._base_appearance = Appearance()
         self._push_body = -1
         self.step_count = 0
-        self.reset()
+        self.reset(object_pose=PARKED_OBJECT_POSE if push_object is not None else None)
 
     def _compile(self, gains: ServoGains) -> Any:
         xml = build_mjcf(self.robot.description, camera_width=self.config.image_width,
                          camera_height=self.config.image_height,
                          physics_timestep=self.config.physics_timestep, gains=gains,
-                         tool_frame=self.robot.config.tool_frame, shadows=self.config.shadows)
+                         tool_frame=self.robot.config.tool_frame, shadows=self.config.shadows,
+                         push_object=self.push_object)
         return self._mj.MjModel.from_xml_string(xml)
 
     # -- episode control -------------------------------------------------------------------
@@ -141,13 +169,19 @@ class ArmSim:
                                  "link of the arm")
         self._update_distractor()
 
-    def reset(self, qpos: np.ndarray | None = None) -> Observation:
-        """Arm at rest at `qpos` (default: mid-range), servo targets equal to it, time zero."""
+    def reset(self, qpos: np.ndarray | None = None,
+              object_pose: np.ndarray | None = None) -> Observation:
+        """Arm at rest at `qpos` (default: mid-range), servo targets equal to it, time zero;
+        the push object at rest at `object_pose` (x, y, yaw; default: where it was)."""
         mj, d = self._mj, self.data
+        if self.push_object is not None and object_pose is None:
+            object_pose = self.object_pose()
         mj.mj_resetData(self.model, d)
         q = (self.robot.lower + self.robot.upper) / 2 if qpos is None else np.asarray(qpos, float)
         self._check_vector(q, "qpos")
         d.qpos[self._qadr] = np.clip(q, self.robot.lower, self.robot.upper)
+        if object_pose is not None:
+            self._place_object(object_pose)
         d.ctrl[self._act] = d.qpos[self._qadr]
         self.step_count = 0
         self._update_distractor()
@@ -208,6 +242,32 @@ class ArmSim:
     def tool_position(self) -> np.ndarray:
         return self.data.site_xpos[self._tool].copy()
 
+    def object_pose(self) -> np.ndarray:
+        """The push object's planar pose (x, y, yaw) in the world frame."""
+        if self.push_object is None:
+            raise ValueError("this simulator has no push object (sim config task: push adds it)")
+        q = self.data.qpos[self._object_qadr:self._object_qadr + 7]
+        return np.array([q[0], q[1], yaw_from_quat(q[3:7])])
+
+    def set_object_look(self, look: ObjectLook) -> None:
+        """Size, mass, friction and colour of the push object from now on (it stays where it
+        is, resting on the floor at its new size)."""
+        if self.object_editor is None:
+            raise ValueError("this simulator has no push object (sim config task: push adds it)")
+        pose = self.object_pose()
+        self.object_editor.apply(look)
+        self._place_object(pose)
+        self._mj.mj_forward(self.model, self.data)
+
+    def _place_object(self, pose: np.ndarray) -> None:
+        if self.push_object is None or self.object_editor is None:
+            raise ValueError("this simulator has no push object (sim config task: push adds it)")
+        x, y, yaw = (float(v) for v in pose)
+        a, v = self._object_qadr, self._object_dadr
+        height = self.push_object.height * self.object_editor.look.size_scale
+        self.data.qpos[a:a + 7] = [x, y, height / 2, *quat_from_yaw(yaw)]
+        self.data.qvel[v:v + 6] = 0.0
+
     def camera_dropped(self) -> bool:
         drop = self.perturbations.dropout
         return drop.enabled and drop.start_step <= self.step_count < drop.start_step + drop.steps
@@ -222,14 +282,18 @@ class ArmSim:
         image = self.render() if render else np.zeros((0, 0, 3), np.uint8)
         return Observation(image, self.qpos, self.qvel, self.time)
 
-    def render_at(self, qpos: np.ndarray, step: int | None = None) -> np.ndarray:
+    def render_at(self, qpos: np.ndarray, step: int | None = None,
+                  object_pose: np.ndarray | None = None) -> np.ndarray:
         """The camera frame with the arm at `qpos` (for goal images); the state is untouched.
 
         `step`: draw things that move on their own (the distractor) where they are at that
-        control step, so redrawn training frames see the box all along its path."""
+        control step, so redrawn training frames see the box all along its path.
+        `object_pose`: draw the push object there (x, y, yaw) instead of where it is."""
         d = self.data
         saved = (d.qpos.copy(), d.qvel.copy(), d.time, d.mocap_pos.copy(), self.step_count)
         d.qpos[self._qadr] = qpos
+        if object_pose is not None:
+            self._place_object(object_pose)
         if step is not None:
             self.step_count = step
             self._update_distractor()
@@ -249,13 +313,18 @@ class ArmSim:
         self._mj.mj_kinematics(self.model, d)
         return out
 
-    def in_collision(self, qpos: np.ndarray) -> bool:
-        """Whether the arm at `qpos` touches itself or the floor."""
+    def in_collision(self, qpos: np.ndarray, object_pose: np.ndarray | None = None) -> bool:
+        """Whether the arm at `qpos` touches itself, the floor or the push object (at
+        `object_pose` when given); the object resting on the floor is no collision."""
         d = self.data
         saved = (d.qpos.copy(), d.qvel.copy(), d.time)
         d.qpos[self._qadr] = qpos
+        if object_pose is not None:
+            self._place_object(object_pose)
         self._mj.mj_forward(self.model, d)
-        hit = d.ncon > 0
+        arm = self._arm_collision
+        hit = any(int(d.contact[i].geom1) in arm or int(d.contact[i].geom2) in arm
+                  for i in range(d.ncon))
         d.qpos[:], d.qvel[:], d.time = saved
         self._mj.mj_forward(self.model, d)
         return bool(hit)

@@ -68,8 +68,9 @@ class ReachTask:
             q = rng.uniform(self.lower, self.upper)
             if self.is_valid(q):
                 return q
-        raise RuntimeError("no valid reach configuration found; the task's margins, yaw_range or "
-                           "min_tool_height in the task config leave no reachable space")
+        raise RuntimeError("no valid reach configuration found; reach.joint_margin, "
+                           "reach.yaw_range or reach.min_tool_height in the sim config leave no "
+                           "reachable space")
 
     def sample_episode(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """(start, goal) joint configurations at least min_goal_distance apart at the tool."""
@@ -79,7 +80,7 @@ class ReachTask:
                                       - self.sim.tool_position_at(goal))
             if distance >= self.config.min_goal_distance:
                 return start, goal
-        raise RuntimeError("no start/goal pair far enough apart; lower task.min_goal_distance")
+        raise RuntimeError("no start/goal pair far enough apart; lower reach.min_goal_distance")
 
     def make_goal(self, joints: np.ndarray) -> ReachGoal:
         """The goal at `joints`, with its image rendered in the scene as it looks now."""

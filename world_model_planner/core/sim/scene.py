@@ -28,7 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import transforms3d
 
+from ..config import PushObjectConfig
 from ..robot import Geometry, Link, Origin, RobotDescription
+from .push_object import object_boxes
 
 # MuJoCo cameras look along -z with y up; REP-103 optical frames look along +z with y down.
 OPTICAL_TO_MUJOCO_QUAT = "0 1 0 0"
@@ -38,6 +40,7 @@ FLOOR_GEOM = "floor"
 KEY_LIGHT = "key_light"
 FILL_LIGHT = "fill_light"
 HIDDEN_POS = (0.0, 0.0, -5.0)
+PUSH_OBJECT_BODY = "push_object"
 
 
 @dataclass(frozen=True)
@@ -86,10 +89,26 @@ def _inertial(body: ET.Element, link: Link) -> None:
         "fullinertia": _fmt((t[0, 0], t[1, 1], t[2, 2], t[0, 1], t[0, 2], t[1, 2]))})
 
 
+def _push_object(world: ET.Element, cfg: PushObjectConfig) -> None:
+    """A free rigid body resting on the floor at the origin (the task places it).
+
+    Its geoms take priority in contacts, so the configured friction is what acts between it
+    and the floor or the arm (MuJoCo otherwise takes the larger of the two geoms' values)."""
+    body = ET.SubElement(world, "body", name=PUSH_OBJECT_BODY, pos=_fmt((0, 0, cfg.height / 2)))
+    ET.SubElement(body, "freejoint", name=f"{PUSH_OBJECT_BODY}_joint")
+    for i, box in enumerate(object_boxes(cfg)):
+        ET.SubElement(body, "geom", name=f"{PUSH_OBJECT_BODY}_geom_{i}", type="box",
+                      pos=_fmt((*box.centre, 0.0)), size=_fmt(box.half), mass=_fmt(box.mass),
+                      rgba=_fmt(cfg.rgba), friction=_fmt((cfg.friction, 0.005, 0.0001)),
+                      priority="1", contype="1", conaffinity="1", group="0")
+
+
 def build_mjcf(robot: RobotDescription, *, camera_width: int, camera_height: int,
                physics_timestep: float, gains: ServoGains, tool_frame: str = "tool_link",
-               armature: float = 0.02, shadows: bool = True) -> str:
-    """The complete MJCF scene for `robot` as an XML string."""
+               armature: float = 0.02, shadows: bool = True,
+               push_object: PushObjectConfig | None = None) -> str:
+    """The complete MJCF scene for `robot` as an XML string (with the push task's object when
+    `push_object` is given)."""
     mj = ET.Element("mujoco", model=robot.name)
     ET.SubElement(mj, "compiler", angle="radian", autolimits="true")
     ET.SubElement(mj, "option", timestep=_fmt(physics_timestep), integrator="implicitfast")
@@ -121,6 +140,8 @@ def build_mjcf(robot: RobotDescription, *, camera_width: int, camera_height: int
                                pos=_fmt(HIDDEN_POS))
     ET.SubElement(distractor, "geom", name="distractor_geom", type="box", size="0.05 0.05 0.05",
                   rgba="0.95 0.85 0.10 1", contype="0", conaffinity="0", group="0")
+    if push_object is not None:
+        _push_object(world, push_object)
 
     actuated = set(robot.joint_names)
     optical = {cam.optical_frame: cam for cam in robot.cameras.values()}

@@ -1,0 +1,224 @@
+# Copyright 2026 The world_model_planner Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The push task: an object the arm pushes, its goals, its config checks and its data."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from world_model_planner.core.config import (CollectConfig, ConfigError, PushObjectConfig,
+                                             SimulationConfig)
+from world_model_planner.core.data.collect import EpisodeCollector, collect, episode_seed
+from world_model_planner.core.data.shards import Dataset
+from world_model_planner.core.sim.arm import simulator_for
+from world_model_planner.core.sim.push import PushTask
+from world_model_planner.core.sim.push_object import ObjectLook, bounding_radius
+from world_model_planner.core.sim.pushing import ScriptedPusher, ToolIK
+
+PUSH = SimulationConfig(task="push")
+
+
+@pytest.fixture(scope="module")
+def push_sim():
+    sim = simulator_for(PUSH)
+    yield sim
+    sim.close()
+
+
+@pytest.fixture(scope="module")
+def task(push_sim):
+    return PushTask(push_sim, PUSH.push)
+
+
+def _pusher(sim, radius=None):
+    lower, upper = sim.robot.limits_with_margin()
+    return ScriptedPusher(sim.robot, ToolIK(sim.robot, lower, upper), sim.robot.action_bound(0.1),
+                          radius or bounding_radius(PUSH.push.object))
+
+
+def _run(sim, act, steps):
+    obs = sim.observe()
+    lower, upper = sim.robot.limits_with_margin()
+    for _ in range(steps):
+        obs = sim.step(np.clip(obs.qpos + act(obs.qpos), lower, upper))
+    return obs
+
+
+def test_the_object_moves_when_pushed_and_stays_when_not(push_sim, task):
+    start = np.array([0.33, 0.05, 0.4])
+    push_sim.reset(task.rest_pose, object_pose=start)
+    _run(push_sim, lambda q: np.zeros_like(q), 20)  # the arm rests: nothing touches the object
+    np.testing.assert_allclose(push_sim.object_pose(), start, atol=1e-3)
+    swing = np.array([0.6, 0.3, -0.4, 0.2])  # the arm moves above the floor, away from it
+    _run(push_sim, lambda q: np.clip(task.rest_pose + swing - q, -0.1, 0.1), 20)
+    np.testing.assert_allclose(push_sim.object_pose(), start, atol=1e-3)
+    target = np.array([0.42, -0.05])
+    pusher = _pusher(push_sim)
+    _run(push_sim, lambda q: pusher.act(q, push_sim.object_pose(), target), 60)
+    moved = np.linalg.norm(push_sim.object_pose()[:2] - start[:2])
+    assert moved > 0.08, f"the pushed object moved only {moved:.3f} m"
+    assert np.linalg.norm(push_sim.object_pose()[:2] - target) < PUSH.push.success_radius
+
+
+def test_the_goal_image_shows_the_object_at_the_goal_and_the_arm_at_rest(push_sim, task):
+    rng = np.random.default_rng(3)
+    episode, goal_pose = task.sample_episode(rng)
+    task.reset(episode)
+    goal = task.make_goal(goal_pose)
+    np.testing.assert_allclose(push_sim.object_pose(), episode.object_pose, atol=1e-9)
+    push_sim.reset(task.rest_pose, object_pose=goal_pose)
+    np.testing.assert_array_equal(goal.image, push_sim.render())
+    # The object's colour sits where the camera projects the goal position.
+    rgb = np.asarray(PUSH.push.object.rgba[:3]) * 255
+    near = np.linalg.norm(goal.image.astype(float) - rgb, axis=-1) < 90
+    v, u = np.nonzero(near)
+    assert len(u) >= 4, "the object is not visible in the goal image"
+    centre = push_sim.project(np.array([goal_pose[0], goal_pose[1], 0.025]))
+    assert np.hypot(u.mean() - centre[0], v.mean() - centre[1]) < 2.0
+
+
+def test_goals_are_at_least_the_configured_distance_away_and_in_view(task):
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        episode, goal = task.sample_episode(rng)
+        distance = np.linalg.norm(goal[:2] - episode.object_pose[:2])
+        assert PUSH.push.min_goal_distance <= distance <= PUSH.push.max_goal_distance
+        assert task.in_view(goal) and task.in_view(episode.object_pose)
+
+
+def test_success_needs_the_radius_and_for_a_tee_the_yaw(push_sim):
+    tee = dataclasses.replace(PUSH, push=dataclasses.replace(
+        PUSH.push, radius=(0.25, 0.4), object=PushObjectConfig(
+            shape="tee", length=0.1, width=0.03, stem_length=0.07)))
+    sim = simulator_for(tee)
+    try:
+        task = PushTask(sim, tee.push)
+        pose = np.array([0.35, 0.0, 0.3])
+        task.reset(task.sample_episode(np.random.default_rng(0))[0])
+        sim.reset(task.rest_pose, object_pose=pose)
+        assert task.success(task.make_goal(pose + [0.02, 0.0, 0.1]))  # 2 cm, 6 degrees
+        assert not task.success(task.make_goal(pose + [0.0, 0.0, 0.5]))  # 29 degrees
+        assert not task.success(task.make_goal(pose + [0.04, 0.0, 0.0]))
+    finally:
+        sim.close()
+    # A square block looks the same every quarter turn: yaw does not count.
+    block = PushTask(push_sim, PUSH.push)
+    push_sim.reset(block.rest_pose, object_pose=np.array([0.35, 0.0, 0.3]))
+    assert block.success(block.make_goal(np.array([0.35, 0.01, 1.0])))
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"radius": (0.25, 0.75)}, "out of camera"),
+    ({"radius": (0.05, 0.4)}, "touches the arm"),
+    ({"object": PushObjectConfig(length=0.3, width=0.3)}, "out of camera"),
+    ({"rest_pose": [0.0, 0.0, 0.0]}, "push.rest_pose"),
+    ({"rest_pose": [0.0, 1.6, 0.0, 1.9]}, "push.rest_pose"),
+])
+def test_a_push_config_that_cannot_work_is_refused_naming_the_key(push_sim, change, key):
+    with pytest.raises(ConfigError, match=key) as err:
+        PushTask(push_sim, dataclasses.replace(PUSH.push, **change))
+    assert "push." in str(err.value)
+
+
+def test_beyond_the_arms_reach_is_refused(push_sim):
+    far = dataclasses.replace(PUSH.push, radius=(0.3, 0.55), bearing=0.3, image_margin=0.0)
+    with pytest.raises(ConfigError, match="push.radius / push.object: to push the object"):
+        PushTask(push_sim, far)
+
+
+def test_object_size_mass_and_friction_change_how_it_sits_and_slides(push_sim, task):
+    push_sim.reset(task.rest_pose, object_pose=np.array([0.35, 0.0, 0.0]))
+    try:
+        push_sim.set_object_look(ObjectLook(size_scale=1.2))
+        _run(push_sim, lambda q: np.zeros_like(q), 5)
+        height = push_sim.data.qpos[2]  # the object's free joint comes first in the scene
+        assert height == pytest.approx(1.2 * PUSH.push.object.height / 2, abs=1e-3)
+    finally:
+        push_sim.set_object_look(ObjectLook())
+
+
+def test_push_collection_moves_the_object_in_most_episodes_and_is_reproducible(tmp_path):
+    out = tmp_path / "push"
+    collect(out, 10, seed=4, simulation=PUSH, config=_push_collect_config(), progress=False)
+    report = Dataset(out).validate()
+    contact = report["contact"]
+    assert contact["episodes_moved"] >= 0.6
+    assert contact["mean_final_displacement_m"] > 0.02
+    episodes = list(Dataset(out).episodes())
+    assert all(e.object_pose is not None and e.goal_object is not None for e in episodes)
+    assert all(len(e.object_pose) == e.steps + 1 for e in episodes)
+    again = tmp_path / "again"
+    collect(again, 10, seed=4, simulation=PUSH, config=_push_collect_config(), progress=False)
+    assert (again / "shard-00000.npz").read_bytes() == (out / "shard-00000.npz").read_bytes()
+
+
+def _push_collect_config() -> CollectConfig:
+    from world_model_planner.core import config as cfg
+    from world_model_planner.core.paths import resolve
+
+    return cfg.load(CollectConfig, resolve("config/collect_push.yaml", kind="collect config"))
+
+
+def test_collector_records_the_object_and_goal_it_was_given():
+    collector = EpisodeCollector(PUSH, _push_collect_config())
+    try:
+        ep = collector.episode(episode_seed(0, 1), 1)
+        assert ep.object_pose.shape == (PUSH.episode_steps + 1, 3)
+        rest = np.asarray(PUSH.push.rest_pose)
+        np.testing.assert_allclose(ep.qpos[0], rest, atol=1e-6)
+        np.testing.assert_allclose(ep.goal_qpos, rest)
+        assert np.linalg.norm(ep.goal_object[:2] - ep.object_pose[0, :2]) >= 0.08
+    finally:
+        collector.close()
+
+
+def test_wmp_validate_reports_contact_statistics(tmp_path):
+    out = tmp_path / "push"
+    collect(out, 3, seed=1, simulation=PUSH, config=_push_collect_config(), progress=False)
+    done = subprocess.run([sys.executable, "-m", "world_model_planner.cli", "validate", str(out),
+                           "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    contact = json.loads(done.stdout)["datasets"][0]["contact"]
+    assert set(contact) >= {"episodes_moved", "mean_final_displacement_m"}
+    text = subprocess.run([sys.executable, "-m", "world_model_planner.cli", "validate", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert "object moved >= 2 cm in" in text.stderr
+
+
+def test_the_gazebo_push_world_holds_the_configured_object():
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
+
+    from world_model_planner.core import config as cfg
+    from world_model_planner.core.paths import resolve
+    from world_model_planner.core.sim.gazebo_world import PUSH_WORLD, REACH_WORLD, push_world_sdf
+
+    root = Path(__file__).resolve().parents[1]
+    sim = cfg.load(cfg.SimulationConfig, resolve("config/sim.yaml", kind="sim config"),
+                   node=cfg.SIM_NODE)
+    committed = (root / PUSH_WORLD).read_text()
+    assert committed == push_world_sdf((root / REACH_WORLD).read_text(), sim.push), \
+        "description/worlds/push.sdf is out of date: run 'make worlds'"
+    model = ET.fromstring(committed).find("world/model[@name='push_object']")
+    size = [float(v) for v in model.find("link/collision/geometry/box/size").text.split()]
+    o = sim.push.object
+    assert size == pytest.approx([o.length, o.width, o.height])
+    assert float(model.find("link/inertial/mass").text) == pytest.approx(o.mass)
+    assert float(model.find("link/collision/surface/friction/ode/mu").text) == o.friction
