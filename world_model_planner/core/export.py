@@ -23,6 +23,8 @@ code does no preprocessing of its own:
                     members, joints of the mean latent)
 * proprio_head.onnx latent (B,D) -> joint_state (B,2J)
 * decoder.onnx      latent (B,D) -> image (B,H,W,3) float in [0,1]
+* object_head.onnx  latent (B,D) -> object (B,4): x, y (m), cos and sin of symmetry * yaw
+                    (push models only; their dynamics.onnx also gives object (N,H,4) of the mean)
 
 Every export is checked with onnx.checker and against PyTorch on random and real inputs; the
 worst absolute error of each output is written into meta.json beside each file's sha256. The
@@ -98,17 +100,28 @@ class DynamicsGraph(nn.Module):
         super().__init__()
         self.dynamics = model.dynamics
         self.head = model.proprio_head
+        self.object_head = model.object_head
         self.joints = model.joints
 
-    def forward(self, latent: torch.Tensor, actions: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, latent: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         members = self.dynamics.rollout(latent, actions)  # (K,N,H,D)
         mean = members.mean(dim=0)
         disagreement = ((members - mean) ** 2).mean(dim=(0, 3))
         # Joints of the ensemble-mean latent: one head evaluation per sample and step instead
         # of one per member, which would cost nearly as much as the dynamics themselves.
         joints = self.head(mean)[..., : self.joints]
-        return mean, disagreement, joints
+        if self.object_head is None:
+            return mean, disagreement, joints
+        return mean, disagreement, joints, self.object_head(mean)
+
+
+class ObjectGraph(nn.Module):
+    def __init__(self, model: WorldModel) -> None:
+        super().__init__()
+        self.head = model.object_head
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.head(latent)
 
 
 class ProprioGraph(nn.Module):
@@ -134,7 +147,7 @@ def _graph_specs(model: WorldModel, horizon: int) -> dict[str, dict[str, Any]]:
     j, d = model.joints, model.cfg.latent_dim
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     n = torch.export.Dim("samples", min=1, max=1 << 20)
-    return {
+    specs: dict[str, dict[str, Any]] = {
         "encoder": {
             "module": EncoderGraph(model), "inputs": ("image", "joint_state", "modality"),
             "outputs": ("latent",),
@@ -160,6 +173,15 @@ def _graph_specs(model: WorldModel, horizon: int) -> dict[str, dict[str, Any]]:
             "example": (torch.zeros(2, d),), "dynamic": {"latent": {0: batch}},
             "shapes": {"latent": ["B", d], "image": ["B", h, w, 3]}},
     }
+    if model.object_head is not None:
+        dyn = specs["dynamics"]
+        dyn["outputs"] = (*dyn["outputs"], "object")
+        dyn["shapes"]["object"] = ["N", horizon, 4]
+        specs["object_head"] = {
+            "module": ObjectGraph(model), "inputs": ("latent",), "outputs": ("object",),
+            "example": (torch.zeros(2, d),), "dynamic": {"latent": {0: batch}},
+            "shapes": {"latent": ["B", d], "object": ["B", 4]}}
+    return specs
 
 
 def _export_graph(spec: dict[str, Any], path: Path, opset: int) -> None:
@@ -287,6 +309,10 @@ def export_model(checkpoint_path: str | Path, out: str | Path, *, horizon: int =
         "control_period": state["control_period"],
         "action_bound": state["action_bound"],
         "horizon": horizon,
+        "task": "push" if model.object_head is not None else "reach",
+        **({"object": {"symmetry": model.cfg.object_symmetry,
+                       "features": "x, y (m), cos and sin of symmetry * yaw"}}
+           if model.object_head is not None else {}),
         "latent_dim": model.cfg.latent_dim,
         "ensemble_size": model.cfg.ensemble_size,
         "proprio": {"mean": model.encoder.proprio_norm.mean.tolist(),

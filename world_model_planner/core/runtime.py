@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "wmp-model"
 GRAPHS = ("encoder", "dynamics", "proprio_head", "decoder")
+OBJECT_GRAPH = "object_head"  # push models only
 PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 PROVIDER_ALIASES = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider",
                     "cpu": "CPUExecutionProvider"}
@@ -110,6 +111,7 @@ class Rollout:
     latent_mean: np.ndarray  # (N, H, D)
     disagreement: np.ndarray  # (N, H)
     joint_positions: np.ndarray  # (N, H, J)
+    object: np.ndarray | None = None  # (N, H, 4) push models: x, y, cos/sin(symmetry * yaw)
 
 
 class OnnxWorldModel:
@@ -142,7 +144,8 @@ class OnnxWorldModel:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self.sessions = {g: ort.InferenceSession(str(self.folder / f"{g}.onnx"), options,
-                                                 providers=self.providers) for g in GRAPHS}
+                                                 providers=self.providers)
+                         for g in self.graphs()}
         self._check_shapes()
         self.provider = self.sessions["dynamics"].get_providers()[0]
         if self.provider == "CPUExecutionProvider" and providers == "auto":
@@ -157,14 +160,25 @@ class OnnxWorldModel:
         self.horizon = int(self.meta["horizon"])
         self.image_hw = (int(self.meta["image"]["height"]), int(self.meta["image"]["width"]))
         self.action_bound = np.asarray(self.meta["action_bound"], dtype=np.float32)
+        self.task = str(self.meta.get("task", "reach"))
+        self.object_symmetry = int(self.meta.get("object", {}).get("symmetry", 1))
         self._binding: dict[int, tuple[dict[tuple[int, int], Any], Rollout]] = {}
 
     # -- verification ----------------------------------------------------------------------
 
+    def graphs(self) -> tuple[str, ...]:
+        """The graphs this model has: the four of every model, plus the object head of a push
+        model."""
+        return GRAPHS + ((OBJECT_GRAPH,) if self.meta.get("task") == "push" else ())
+
+    @property
+    def has_object(self) -> bool:
+        return self.meta.get("task") == "push"
+
     def verify(self, expected_joints: Sequence[str] | None,
                expected_image: tuple[int, int] | None) -> None:
         meta, folder = self.meta, self.folder
-        for graph in GRAPHS:
+        for graph in self.graphs():
             name = f"{graph}.onnx"
             entry = meta["files"].get(name)
             path = folder / name
@@ -230,8 +244,8 @@ class OnnxWorldModel:
 
             self.shards.run(run, list(bindings))
             return out
-        mean, dis, joints = session.run(None, {"latent": latent, "actions": actions})
-        return Rollout(mean, dis, joints)
+        outputs = session.run(None, {"latent": latent, "actions": actions})
+        return Rollout(*outputs)
 
     def _bind(self, n: int) -> tuple[dict[tuple[int, int], Any], Rollout]:
         """Output buffers for batch size n, reused by every later call of that size, with one
@@ -239,12 +253,16 @@ class OnnxWorldModel:
         session = self.sessions["dynamics"]
         h, d, j = self.horizon, self.latent_dim, self.joints
         out = Rollout(np.empty((n, h, d), np.float32), np.empty((n, h), np.float32),
-                      np.empty((n, h, j), np.float32))
+                      np.empty((n, h, j), np.float32),
+                      np.empty((n, h, 4), np.float32) if self.has_object else None)
+        buffers = [("latent_mean", out.latent_mean), ("disagreement", out.disagreement),
+                   ("joint_positions", out.joint_positions)]
+        if out.object is not None:
+            buffers.append(("object", out.object))
         bindings = {}
         for lo, hi in self.shards.bounds(n, ROLLOUT_MIN_ROWS):
             binding = session.io_binding()
-            for name, buf in (("latent_mean", out.latent_mean), ("disagreement", out.disagreement),
-                              ("joint_positions", out.joint_positions)):
+            for name, buf in buffers:
                 rows = buf[lo:hi]
                 binding.bind_output(name, "cpu", 0, np.float32, list(rows.shape),
                                     rows.ctypes.data)
@@ -254,6 +272,14 @@ class OnnxWorldModel:
 
     def proprio(self, latent: np.ndarray) -> np.ndarray:
         return self._run("proprio_head", "joint_state", {
+            "latent": np.ascontiguousarray(latent, dtype=np.float32)}, ROLLOUT_MIN_ROWS)
+
+    def object(self, latent: np.ndarray) -> np.ndarray:
+        """Object pose features (B, 4) of latents (B, D): push models only."""
+        if not self.has_object:
+            raise ModelError(f"{self.folder}: a {self.task} model has no object head; use a "
+                             "push model (meta.json task: push)")
+        return self._run(OBJECT_GRAPH, "object", {
             "latent": np.ascontiguousarray(latent, dtype=np.float32)}, ROLLOUT_MIN_ROWS)
 
     def decode(self, latent: np.ndarray) -> np.ndarray:

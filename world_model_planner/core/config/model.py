@@ -37,6 +37,12 @@ class ModelConfig:
     head_hidden: int = param(128, "hidden units of the proprio head", ge=8)
     cnn_blocks: int = param(0, "3x3 residual convolutions after each stride-2 convolution: a "
                             "deeper image path at the same parameter budget", ge=0, le=4)
+    object_head: bool = param(False, "a head from the latent to the pushed object's pose (push "
+                              "data): trains the latent to hold the object, and gives the "
+                              "planner an object term")
+    object_symmetry: int = param(1, "turns of 360/n degrees that leave the object unchanged (4: "
+                                 "square block, 1: tee); its yaw is learned modulo them",
+                                 ge=1, le=8)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +56,8 @@ class LossWeights:
     latent_l2: float = param(1.0, "L2 penalty on encodings, reconstruction objective only: its "
                              "latent and consistency targets come from the encoder itself, so "
                              "without it the latent scale can run away (jepa has VICReg)", ge=0.0)
+    object: float = param(1.0, "object pose head on encoded (with an image) and imagined "
+                          "latents (push data only)", ge=0.0)
     image_pose: float = param(2.0, "joint angles from image-only encodings (the goal-image "
                               "path), on top of the proprio term", ge=0.0)
     discount: float = param(0.9, "weight of imagined step t is discount**t", gt=0.0, le=1.0)

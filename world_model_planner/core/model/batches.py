@@ -47,6 +47,7 @@ class SequenceData:
     control_period: float
     action_bound: np.ndarray
     digest: str
+    object_pose: torch.Tensor | None = None  # (F, 3) x, y, yaw of the pushed object (push data)
 
     @property
     def episodes(self) -> int:
@@ -80,10 +81,11 @@ def load_sequences(roots: Sequence[str] | Sequence[Dataset],
     `<path>.episodes/`, which later calls re-use while the recording is unchanged."""
     datasets = open_datasets([r.root if isinstance(r, Dataset) else dataset_root(r, robot)
                               for r in roots])
-    images, joint_state, actions, tool, lengths = [], [], [], [], []
+    images, joint_state, actions, tool, lengths, objects = [], [], [], [], [], []
     for ds in datasets:
         for shard in ds.shards:
             arrays = ds.shard_arrays(shard)
+            objects.append(arrays.get("object_pose"))
             images.append(arrays["images"])
             joint_state.append(np.concatenate([arrays["qpos"], arrays["qvel"]], axis=1))
             actions.append(arrays["actions"])
@@ -97,6 +99,9 @@ def load_sequences(roots: Sequence[str] | Sequence[Dataset],
     import hashlib
 
     digest = hashlib.sha256("".join(d.digest for d in datasets).encode()).hexdigest()
+    # Object poses only where every episode has them (a model learns an object it always sees).
+    object_pose = (torch.from_numpy(np.concatenate(objects).astype(np.float32))
+                   if all(o is not None for o in objects) else None)
     return SequenceData(
         images=torch.from_numpy(np.concatenate(images)),
         joint_state=torch.from_numpy(np.concatenate(joint_state).astype(np.float32)),
@@ -105,7 +110,7 @@ def load_sequences(roots: Sequence[str] | Sequence[Dataset],
         frame_start=frame_start, step_start=step_start, lengths=lens,
         joint_names=list(first["robot"]["joint_names"]),
         control_period=float(first["control_period"]),
-        action_bound=bounds.max(axis=0), digest=digest)
+        action_bound=bounds.max(axis=0), digest=digest, object_pose=object_pose)
 
 
 def split_episodes(count: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,6 +125,7 @@ class Batch:
     images: torch.Tensor  # (B, L, H, W, 3) uint8
     joint_state: torch.Tensor  # (B, L, 2J)
     actions: torch.Tensor  # (B, L-1, J)
+    object_pose: torch.Tensor | None = None  # (B, L, 3) push data only
 
 
 class SequenceSampler:
@@ -159,8 +165,10 @@ class SequenceSampler:
     def gather(self, flat: np.ndarray) -> Batch:
         _, frames, acts = self.windows(flat)
         f = torch.from_numpy(frames)
+        objects = self.data.object_pose
         return Batch(self.data.images[f], self.data.joint_state[f],
-                     self.data.actions[torch.from_numpy(acts)])
+                     self.data.actions[torch.from_numpy(acts)],
+                     None if objects is None else objects[f])
 
     def sample(self, batch: int) -> Batch:
         return self.gather(self.rng.integers(0, self.sequences, size=batch))

@@ -175,6 +175,38 @@ class ProprioHead(nn.Module):
         return self.normalizer.inverse(self.net(z))
 
 
+class ObjectHead(nn.Module):
+    """latent (...,D) -> object pose features (..., 4): x, y (m), cos and sin of k * yaw.
+
+    k is the object's symmetry (a square block looks the same every quarter turn), so the
+    features are continuous where the pose is ambiguous; :func:`object_pose` turns them back."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.net = _mlp([cfg.latent_dim, cfg.head_hidden, cfg.head_hidden, 4])
+        self.normalizer = Normalizer(2)
+        self.symmetry = cfg.object_symmetry
+
+    def normalized(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.net(z)
+        return torch.cat([self.normalizer.inverse(out[..., :2]), out[..., 2:]], dim=-1)
+
+    def target(self, pose: torch.Tensor) -> torch.Tensor:
+        """What `normalized` should give for poses (..., 3) x, y, yaw."""
+        angle = pose[..., 2:3] * self.symmetry
+        return torch.cat([self.normalizer(pose[..., :2]), torch.cos(angle), torch.sin(angle)],
+                         dim=-1)
+
+
+def object_pose(features: torch.Tensor, symmetry: int) -> torch.Tensor:
+    """(..., 4) object features -> (..., 3) x, y, yaw (yaw modulo 2 pi / symmetry)."""
+    yaw = torch.atan2(features[..., 3], features[..., 2]) / symmetry
+    return torch.stack([features[..., 0], features[..., 1], yaw], dim=-1)
+
+
 class Decoder(nn.Module):
     """latent (B,D) -> image (B,H,W,3) in [0,1].
 
@@ -217,9 +249,17 @@ class WorldModel(nn.Module):
         self.dynamics = EnsembleDynamics(cfg, joints)
         self.proprio_head = ProprioHead(cfg, joints)
         self.decoder = Decoder(cfg, image_hw)
+        self.object_head = ObjectHead(cfg) if cfg.object_head else None
 
     def set_statistics(self, proprio_mean: torch.Tensor, proprio_std: torch.Tensor,
-                       action_bound: torch.Tensor) -> None:
+                       action_bound: torch.Tensor,
+                       object_xy: torch.Tensor | None = None) -> None:
+        """Normalisation from the training data; `object_xy` (N, 2): the object's positions."""
         self.encoder.proprio_norm.set(proprio_mean, proprio_std)
         self.proprio_head.normalizer.set(proprio_mean, proprio_std)
         self.dynamics.action_scale.copy_(action_bound)
+        if self.object_head is not None:
+            if object_xy is None:
+                raise ValueError("model.object_head needs push data (episodes with object "
+                                 "poses); collect with 'wmp collect --task push'")
+            self.object_head.normalizer.set(object_xy.mean(0), object_xy.std(0))

@@ -158,6 +158,12 @@ def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, 
     consistency = F.mse_loss(z_online, z_target)
     parts = {"latent": latent, "proprio": proprio_enc + proprio_img, "consistency": consistency}
     total = w.latent * latent + w.proprio * parts["proprio"] + w.consistency * consistency
+    if model.object_head is not None and batch.object_pose is not None and w.object > 0:
+        seen = mask.view(b, length, 2)[:, :, IMAGE] > 0
+        obj = object_terms(model, z_online.view(b, length, -1), imagined, batch.object_pose, seen,
+                           over_time)
+        parts["object"] = obj
+        total = total + w.object * obj
     image_only = mask[:, PROPRIO] == 0
     if w.image_pose > 0 and bool(image_only.any()):
         j = model.joints
@@ -195,16 +201,38 @@ def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, 
     return total, dict(zip(names, values))
 
 
+def object_terms(model: WorldModel, encoded: torch.Tensor, imagined: torch.Tensor,
+                 pose: torch.Tensor, seen: torch.Tensor, over_time) -> torch.Tensor:
+    """Object head error on encodings that saw the image (B, L) and on the imagined states of
+    rollouts that started from one: the object is only ever known from pixels, so a latent that
+    never saw it cannot be asked where it is; imagined states must carry it along."""
+    assert model.object_head is not None
+    target = model.object_head.target(pose)  # (B, L, 4)
+    enc = ((model.object_head.normalized(encoded) - target) ** 2).mean(-1)  # (B, L)
+    weight = seen.float()
+    encoded_term = (enc * weight).sum() / weight.sum().clamp(min=1.0)
+    start = seen[:, 0].float()  # (B,)
+    err = ((model.object_head.normalized(imagined) - target[None, :, 1:]) ** 2).mean(-1)
+    imagined_term = over_time(err * start[None, :, None]) / start.mean().clamp(min=1e-3)
+    return encoded_term + imagined_term
+
+
 def pose_loss(model: WorldModel, images: torch.Tensor, joint_state: torch.Tensor,
-              shift: int, generator: torch.Generator, jitter: float = 0.0) -> torch.Tensor:
-    """Stage 1: joint angles from the image alone (the path a goal image takes)."""
+              shift: int, generator: torch.Generator, jitter: float = 0.0,
+              object_pose: torch.Tensor | None = None) -> torch.Tensor:
+    """Stage 1: joint angles (and the object's pose, on push data) from the image alone (the
+    path a goal image takes)."""
     j = model.joints
     mask = torch.zeros(len(images), 2, device=images.device)
     mask[:, IMAGE] = 1.0
     z = model.encoder(augment(images, shift, jitter, generator), torch.zeros_like(joint_state),
                       mask)
     target = model.proprio_head.normalizer(joint_state)[:, :j]
-    return F.mse_loss(model.proprio_head.normalized(z)[:, :j], target)
+    loss = F.mse_loss(model.proprio_head.normalized(z)[:, :j], target)
+    if model.object_head is not None and object_pose is not None:
+        loss = loss + F.mse_loss(model.object_head.normalized(z),
+                                 model.object_head.target(object_pose))
+    return loss
 
 
 @torch.no_grad()

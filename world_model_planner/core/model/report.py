@@ -39,6 +39,7 @@ import torch
 from ..viz import contact_sheet, save_png
 from .batches import SequenceData, load_sequences, split_episodes
 from .networks import WorldModel
+from .object_report import object_markdown, object_report
 
 MAX_HORIZON = 20
 
@@ -170,12 +171,14 @@ def write_report(checkpoints: Sequence[str | Path], out: str | Path,
     roots = list(data) if data else loaded[0][1]["data"]
     seq = load_sequences([str(r) for r in roots])
     optim = loaded[0][1]["config"]["optim"]
-    _, val = split_episodes(seq.episodes, optim["val_fraction"], optim["seed"])
+    train_eps, val = split_episodes(seq.episodes, optim["val_fraction"], optim["seed"])
     results: dict[str, Any] = {}
     for path, (model, state) in zip(checkpoints, loaded):
         run = _slug(Path(path).resolve().name)
         name = f"{state['objective']} ({run})"  # runs of one objective stay apart
         results[name] = evaluate_model(model, seq, val)
+        if model.object_head is not None and seq.object_pose is not None:
+            results[name]["object"] = object_report(model, seq, train_eps, val)
         results[name]["checkpoint"] = str(path)
         results[name]["run"] = run
         results[name]["training"] = {k: state.get(k) for k in (
@@ -244,6 +247,8 @@ def _markdown(results: Mapping[str, Any], seq: SequenceData, val: np.ndarray, fi
     row("Spearman(disagreement, error), mean over horizons",
         lambda r: f"{r[sp]['mean_over_horizons']:.3f}", ">= 0.5")
     row("Spearman(disagreement, error), pooled", lambda r: f"{r[sp]['pooled']:.3f}")
+    if all("object" in results[n] for n in names):
+        lines += object_markdown({n: results[n]["object"] for n in names})
     lines += ["", f"![comparison]({rel(figures / 'model_comparison.png')})", ""]
     for n in names:
         run = results[n]["run"]

@@ -67,9 +67,10 @@ class _Objective(nn.Module):
         self._target = [target]  # a list keeps it out of DDP's parameters
 
     def forward(self, images: torch.Tensor, joint_state: torch.Tensor, actions: torch.Tensor,
-                generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        return world_model_loss(self.model, self._target[0], Batch(images, joint_state, actions),
-                                self.cfg, generator)
+                object_pose: torch.Tensor | None, generator: torch.Generator
+                ) -> tuple[torch.Tensor, dict[str, float]]:
+        batch = Batch(images, joint_state, actions, object_pose)
+        return world_model_loss(self.model, self._target[0], batch, self.cfg, generator)
 
 
 def training_device(setting: str) -> torch.device:
@@ -124,7 +125,8 @@ def validate(objective: _Objective, batches: list[Batch], seed: int) -> dict[str
     gen = torch.Generator().manual_seed(seed)
     sums: dict[str, float] = {}
     for batch in batches:
-        _, parts = objective(batch.images, batch.joint_state, batch.actions, gen)
+        _, parts = objective(batch.images, batch.joint_state, batch.actions, batch.object_pose,
+                             gen)
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + v / len(batches)
     objective.train()
@@ -190,6 +192,8 @@ def pretrain_encoder(model: WorldModel, seq: Any, train_frames: torch.Tensor,
     o = cfg.optim
     started = time.perf_counter()
     params = list(model.encoder.parameters()) + list(model.proprio_head.parameters())
+    if model.object_head is not None:
+        params += list(model.object_head.parameters())
     optimizer = torch.optim.AdamW(params, lr=o.pretrain_learning_rate, weight_decay=o.weight_decay)
     bar = tqdm(total=steps, desc="stage 1: joint angles from images", unit="step",
                file=sys.stderr, disable=not progress, smoothing=0.05)
@@ -202,8 +206,9 @@ def pretrain_encoder(model: WorldModel, seq: Any, train_frames: torch.Tensor,
         pick = train_frames[torch.from_numpy(rng.integers(0, len(train_frames),
                                                           size=o.pretrain_batch))]
         pick = pick.to(seq.images.device)
+        objects = None if seq.object_pose is None else seq.object_pose[pick]
         loss = pose_loss(model, seq.images[pick], seq.joint_state[pick], o.image_shift, gen,
-                         o.colour_jitter)
+                         o.colour_jitter, objects)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         _average_gradients(params, world)
@@ -228,8 +233,13 @@ def image_joint_error(model: WorldModel, seq: Any, frames: torch.Tensor) -> dict
     z = torch.cat([model.encoder(seq.images[frames[i:i + 500]], torch.zeros_like(js[i:i + 500]),
                                  mask[i:i + 500]) for i in range(0, len(frames), 500)])
     err = (model.proprio_head(z)[:, :j] - js[:, :j]).abs()
-    return {"image_joint_mae": float(err.mean()),
-            **{f"image_joint_mae_{i}": float(e) for i, e in enumerate(err.mean(0))}}
+    out = {"image_joint_mae": float(err.mean()),
+           **{f"image_joint_mae_{i}": float(e) for i, e in enumerate(err.mean(0))}}
+    if model.object_head is not None and seq.object_pose is not None:
+        xy = model.object_head(z)[:, :2]
+        out["image_object_cm"] = float(100 * (xy - seq.object_pose[frames, :2]).norm(dim=-1)
+                                       .mean())
+    return out
 
 
 def build_model(cfg: TrainConfig, image_hw: tuple[int, int], joints: int) -> WorldModel:
@@ -259,6 +269,11 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
     seq = load_sequences([str(d) for d in data], robot)
     seq.images, seq.joint_state, seq.actions = (  # batches are gathered where they are used
         t.to(device) for t in (seq.images, seq.joint_state, seq.actions))
+    if seq.object_pose is not None:
+        seq.object_pose = seq.object_pose.to(device)
+    elif cfg.model.object_head:
+        raise cfgmod.ConfigError("model.object_head is on but the data holds no object poses; "
+                                 "train on 'wmp collect --task push' data or turn it off")
     train_eps, val_eps = split_episodes(seq.episodes, o.val_fraction, o.seed)
     train_sampler = SequenceSampler(seq, train_eps, o.horizon, np_rng)
     val_sampler = SequenceSampler(seq, val_eps if len(val_eps) else train_eps, o.horizon,
@@ -274,7 +289,9 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
     js = seq.joint_state[frames.to(device)].cpu()
     joints = len(seq.joint_names)
     model = build_model(cfg, seq.image_hw, joints)
-    model.set_statistics(js.mean(0), js.std(0), torch.tensor(seq.action_bound, dtype=torch.float32))
+    objects = None if seq.object_pose is None else seq.object_pose[frames.to(device), :2].cpu()
+    model.set_statistics(js.mean(0), js.std(0), torch.tensor(seq.action_bound, dtype=torch.float32),
+                         objects)
     model.to(device, memory_format=torch.channels_last)  # NHWC frames permuted to NCHW are
     target = copy.deepcopy(model.encoder).requires_grad_(False) if cfg.objective == "jepa" else None
     objective = _Objective(model, target, cfg)
@@ -335,8 +352,11 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
         meta["pretrain"] = pretrain_encoder(model, seq, frames, val_frames, cfg, np_rng, gen,
                                             world, progress and rank == 0, stage1)
         if rank == 0:
-            print(f"stage 1 done: image-only joint error {meta['pretrain']['image_joint_mae']:.3f}"
-                  " rad on validation frames", file=sys.stderr)
+            seen = meta["pretrain"]
+            extra = (f", object error {seen['image_object_cm']:.2f} cm"
+                     if "image_object_cm" in seen else "")
+            print(f"stage 1 done: image-only joint error {seen['image_joint_mae']:.3f} rad"
+                  f"{extra} on validation frames", file=sys.stderr)
         if target is not None:
             target.load_state_dict(model.encoder.state_dict())
     wrapped: nn.Module = objective
@@ -361,7 +381,8 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
             checkpoint.save(out / "best", model, state)
     while step < o.steps:
         batch = train_sampler.sample(o.batch_size)
-        loss, parts = wrapped(batch.images, batch.joint_state, batch.actions, gen)
+        loss, parts = wrapped(batch.images, batch.joint_state, batch.actions, batch.object_pose,
+                              gen)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
@@ -397,9 +418,11 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
                     checkpoint.save(out / "best", model, state)
                 plot_history(history, out / "losses.png", cfg.objective)
                 (out / "history.json").write_text(json.dumps(history, indent=1))
+                extra = (f" object {val['object']:.4g} ({val['image_object_cm']:.2f} cm from "
+                         "images)" if "object" in val else "")
                 bar.write(f"step {step}: val total {val['total']:.4g} latent {val['latent']:.4g} "
-                          f"proprio {val['proprio']:.4g} (best {best_val:.4g} at {best_step})",
-                          file=sys.stderr)  # stdout carries --json alone
+                          f"proprio {val['proprio']:.4g}{extra} (best {best_val:.4g} at "
+                          f"{best_step})", file=sys.stderr)  # stdout carries --json alone
             if bad_evals >= o.patience:
                 stopped_early = True
                 break
