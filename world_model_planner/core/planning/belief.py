@@ -39,7 +39,7 @@ def _jacobian(head: Head, z: np.ndarray, eps: float) -> tuple[np.ndarray, np.nda
 
 
 def reground(z: np.ndarray, joint_state: np.ndarray, proprio: Head, proprio_scale: np.ndarray,
-             keep: Head | None = None, iterations: int = 2, damping: float = 1e-2,
+             keep: Head | None = None, iterations: int = 3, damping: float = 1e-2,
              max_step: float = 1.0, eps: float = 1e-3) -> np.ndarray:
     """The latent nearest `z` whose proprio reading is `joint_state`, keeping `keep`'s reading.
 
