@@ -222,3 +222,55 @@ def test_the_gazebo_push_world_holds_the_configured_object():
     assert size == pytest.approx([o.length, o.width, o.height])
     assert float(model.find("link/inertial/mass").text) == pytest.approx(o.mass)
     assert float(model.find("link/collision/surface/friction/ode/mu").text) == o.friction
+
+
+def test_push_cost_prefers_futures_that_bring_the_object_to_the_goal(push_sim):
+    from world_model_planner.core.config import PlannerConfig
+    from world_model_planner.core.planning.costs import Goal, PlanningCost
+    from world_model_planner.core.runtime import Rollout
+
+    robot, horizon = push_sim.robot, 4
+    cost = PlanningCost(PlannerConfig().cost, robot, robot.action_bound(0.1), horizon,
+                        PlannerConfig().push)
+    goal = Goal(None, kind="push", object=np.array([0.40, 0.0, 1.0, 0.0]))
+    joints = np.tile(np.asarray(PUSH.push.rest_pose, np.float32), (3, horizon, 1))
+    objects = np.zeros((3, horizon, 4), np.float32)
+    objects[..., 2] = 1.0
+    objects[0, :, 0] = 0.30  # stays 10 cm short
+    objects[1, :, 0] = np.linspace(0.32, 0.39, horizon)  # is pushed to the goal
+    objects[2, :, 0] = np.linspace(0.28, 0.22, horizon)  # is pushed away
+    rollout = Rollout(np.zeros((3, horizon, 8), np.float32), np.zeros((3, horizon), np.float32),
+                      joints, objects)
+    total, terms = cost(rollout, np.zeros((3, horizon, 4), np.float32), np.zeros(4), goal)
+    assert terms["object_goal"][1] < terms["object_goal"][0] < terms["object_goal"][2]
+    assert total[1] < total[0] < total[2]
+    # The approach term pulls the tool to where a push towards the goal starts: behind the
+    # object (seen from the goal), at pushing height.
+    lower, upper = robot.limits_with_margin()
+    behind, _ = ToolIK(robot, lower, upper).solve(np.array([0.21, 0.0, 0.025]), joints[0, 0])
+    near = Rollout(rollout.latent_mean[:2], rollout.disagreement[:2],
+                   np.stack([joints[0], np.tile(behind.astype(np.float32), (horizon, 1))]),
+                   np.stack([objects[0], objects[0]]))
+    _, terms = cost(near, np.zeros((2, horizon, 4), np.float32), np.zeros(4), goal)
+    assert terms["approach"][1] < 0.2 * terms["approach"][0]
+
+
+def test_push_eval_runs_the_reference_methods_on_the_same_seeded_tasks(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "world_model_planner.cli", "eval", "--task", "push",
+         "--methods", "scripted,random", "--conditions", "nominal,object_mass,object_push",
+         "--episodes", "2", "--out", str(tmp_path), "--json", "--quiet"],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    summary = out["summary"]
+    assert out["info"]["task"] == "push"
+    assert summary["scripted"]["nominal"]["success_rate"] == 1.0
+    assert summary["random"]["nominal"]["success_rate"] == 0.0
+    assert summary["scripted"]["object_mass"]["shared_with"] is None  # physics changed: rerun
+    text = (tmp_path / "EVAL.md").read_text()
+    assert "# Evaluation: pushing" in text and "scripted pusher (true object pose)" in text
+    bad = subprocess.run([sys.executable, "-m", "world_model_planner.cli", "eval", "--task",
+                          "push", "--methods", "p_controller", "--no-report"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "p_controller" in bad.stderr

@@ -479,75 +479,16 @@ def _planner_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    import datetime
-    import os
-    import platform
+    from .core.eval_run import eval_config, run_evaluation, task_planner
 
-    from tqdm import tqdm
-
-    from .core import config as cfg
-    from .core import eval_report
-    from .core.eval import CONDITIONS, METHODS, Evaluator, summarize
-
-    simulation = _simulation_config(args.sim_config)
-    planner = _planner_config(args)
-    eval_cfg = cfg.EvalConfig()
-    methods = tuple(args.methods.split(",")) if args.methods else eval_cfg.methods
-    conditions = tuple(args.conditions.split(",")) if args.conditions else eval_cfg.conditions
-    for name, chosen, valid in (("--methods", methods, METHODS),
-                                ("--conditions", conditions, CONDITIONS)):
-        unknown = [c for c in chosen if c not in valid]
-        if unknown:
-            raise cfg.ConfigError(f"{name}: unknown {unknown}; choose from {', '.join(valid)}")
-    eval_cfg = cfg.from_dict(cfg.EvalConfig, {**cfg.to_dict(eval_cfg), "episodes": args.episodes,
-                                              "seed": args.seed, "methods": list(methods),
-                                              "conditions": list(conditions)}, source="flags")
-    total = len(methods) * len(conditions) * eval_cfg.episodes
-    bar = tqdm(total=total, desc="eval", unit="episode", file=sys.stderr, disable=args.quiet)
-    evaluator = Evaluator(simulation, planner, eval_cfg, on_episode=lambda r: bar.update(1))
-    results = []
-    snapshots = []
-    for method in methods:
-        for condition in conditions:
-            for index in range(eval_cfg.episodes):
-                keep: list = []
-                r = evaluator.run_episode(method, condition, index,
-                                          keep=keep if method.startswith("wm_") else None)
-                results.append(r)
-                if method.startswith("wm_") and not r.success and len(snapshots) < 12:
-                    snapshots.append((r, evaluator.sim.render()))
-    bar.close()
-    summary = summarize(results, eval_cfg)
-    info = {
-        "command": "wmp eval " + " ".join(sys.argv[2:]), "model": planner.model,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
-        "date": datetime.date.today().isoformat(),
-        "radius": simulation.reach.success_radius, "episode_steps": simulation.episode_steps,
-        "planner": cfg.to_dict(planner),
-    }
-    if any(m.startswith("wm_") for m in methods):
-        info["model_id"] = evaluator.model.model_id
-        info["provider"] = evaluator.model.provider
-    extra = {}
-    if not args.no_report:
-        out = Path(args.out)
-        figures = out / "figures"
-        figures.mkdir(parents=True, exist_ok=True)
-        if any(m.startswith("wm_") for m in methods):
-            extra["strip"] = _imagined_strip(evaluator, next(m for m in methods
-                                                             if m.startswith("wm_")),
-                                             figures / "eval_imagined_vs_real.png")
-        if snapshots:
-            from .core.viz import contact_sheet, save_png
-
-            rows = [[goal_frame, final] for (_, final), goal_frame in
-                    zip(snapshots, _goal_frames(evaluator, [r for r, _ in snapshots]))]
-            labels = [f"{r.method} {r.condition} #{r.index}" for r, _ in snapshots]
-            extra["failures"] = save_png(contact_sheet(
-                rows, row_labels=labels, column_labels=["goal image", "last frame"]),
-                figures / "eval_failures.png")
-        path = eval_report.write(results, summary, eval_cfg, out, info, extra)
-        print(f"wrote {path}", file=sys.stderr)
+    simulation = _simulation_config(args.sim_config, task=args.task)
+    planner = task_planner(simulation, _planner_config(args), model_given=bool(args.model))
+    eval_cfg = eval_config(simulation.task, args.episodes, args.seed,
+                           args.methods.split(",") if args.methods else None,
+                           args.conditions.split(",") if args.conditions else None)
+    summary, info = run_evaluation(simulation, planner, eval_cfg,
+                                   None if args.no_report else Path(args.out),
+                                   "wmp eval " + " ".join(sys.argv[2:]), not args.quiet)
     if args.json:
         _emit_json({"summary": summary, "info": info})
     else:
@@ -555,41 +496,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
             rates = ", ".join(f"{c} {100 * e['success_rate']:.0f}%" for c, e in by_c.items())
             print(f"{m}: {rates}", file=sys.stderr)
     return 0
-
-
-def _goal_frames(evaluator: Any, episodes: list) -> list:
-    """Goal images of these episodes, re-rendered from their seeds."""
-    import numpy as np
-
-    from .core.eval import condition_perturbations
-
-    frames = []
-    for r in episodes:
-        rng = np.random.default_rng(r.seed)
-        evaluator.sim.set_perturbations(condition_perturbations(
-            evaluator.simulation.perturbations, r.condition))
-        _, goal_q = evaluator.task.sample_episode(rng)
-        evaluator.sim.reset(goal_q)
-        frames.append(evaluator.sim.render())
-    return frames
-
-
-def _imagined_strip(evaluator: Any, method: str, path: Path, steps: int = 8) -> Path:
-    """Real frames against the frames the model imagined for them at plan time (episode 0)."""
-    import numpy as np
-
-    from .core.viz import contact_sheet, save_png
-
-    keep: list = []
-    evaluator.run_episode(method, "nominal", 0, keep=keep)
-    t0 = min(5, max(0, len(keep) - steps - 1))
-    plan = keep[t0][1]["result"].plan
-    imagined = evaluator.model.decode(plan.predicted_latents[:steps])
-    imagined = (np.clip(imagined, 0, 1) * 255).astype(np.uint8)
-    real = [keep[t0 + 1 + i][0].image for i in range(min(steps, len(keep) - t0 - 1))]
-    return save_png(contact_sheet([real, list(imagined[: len(real)])],
-                                  row_labels=["real", "imagined"],
-                                  column_labels=[f"t+{i + 1}" for i in range(len(real))]), path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -796,14 +702,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("eval", help="seeded benchmark episodes against baselines")
-    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--model", default=None, help="model folder (default: the shipped model; "
+                   "models/wmp_arm_push for --task push)")
+    p.add_argument("--task", choices=("reach", "push"), default=None,
+                   help="task to evaluate (default: the sim config's task)")
     p.add_argument("--episodes", type=int, default=50, help="episodes per method and condition")
     p.add_argument("--conditions", default=None,
-                   help="comma-separated: nominal,lighting,camera_offset,distractor,colour,"
-                        "dropout,push (default: all)")
+                   help="comma-separated (default: all of the task's). reach: nominal,lighting,"
+                        "camera_offset,distractor,colour,dropout,push; push: nominal,lighting,"
+                        "camera_offset,distractor,object_colour,object_size,object_mass,"
+                        "object_friction,dropout,object_push")
     p.add_argument("--methods", default=None,
-                   help="comma-separated: wm_cem,wm_mppi,oracle,random,p_controller "
-                        "(default: all)")
+                   help="comma-separated (default: all of the task's). reach: wm_cem,wm_mppi,"
+                        "oracle,random,p_controller; push: wm_cem,wm_mppi,oracle,scripted,"
+                        "reach_model,random")
     p.add_argument("--seed", type=int, default=1000, help="task seed")
     p.add_argument("--backend", choices=("onnx", "torch"), default=None)
     p.add_argument("--providers", default=None, help="ONNX Runtime providers")

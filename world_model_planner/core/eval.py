@@ -11,12 +11,15 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""`wmp eval`: seeded held-out reach tasks for world-model MPC and its reference points.
+"""`wmp eval`: seeded held-out reach or push tasks for world-model MPC and its reference points.
 
 Methods, all commanding through the same safety filter:
 * wm_cem, wm_mppi: the deployed controller (latent MPC from the goal image alone);
-* oracle: the same optimiser and cost with MuJoCo as the model and the true goal position;
-* p_controller: a joint-space P-controller given the true goal joints (no learning);
+* oracle: the same optimiser and cost with MuJoCo as the model and the true goal;
+* p_controller (reach): a joint-space P-controller given the true goal joints (no learning);
+* scripted (push): a scripted pusher given the true object pose (perfect state, no learning);
+* reach_model (push): the reach model's planner given the goal image, as the package did before
+  it had a push model (it sees the scene camera it was trained on);
 * random: uniform random joint deltas.
 
 Conditions: nominal, and every simulator perturbation. Episode i of every method and condition
@@ -46,7 +49,11 @@ log = logging.getLogger(__name__)
 
 CONDITIONS = ("nominal", "lighting", "camera_offset", "distractor", "colour", "dropout", "push")
 METHODS = ("wm_cem", "wm_mppi", "oracle", "random", "p_controller")
-VISUAL_CONDITIONS = ("lighting", "camera_offset", "distractor", "colour", "dropout")
+PUSH_CONDITIONS = ("nominal", "lighting", "camera_offset", "distractor", "object_colour",
+                   "object_size", "object_mass", "object_friction", "dropout", "object_push")
+PUSH_METHODS = ("wm_cem", "wm_mppi", "oracle", "scripted", "reach_model", "random")
+VISUAL_CONDITIONS = ("lighting", "camera_offset", "distractor", "colour", "dropout",
+                     "object_colour")
 
 
 @dataclass
@@ -143,7 +150,13 @@ class OraclePolicy(FilteredPolicy):
     def start(self, goal: Any, obs: Observation, seed: int) -> None:
         super().start(goal, obs, seed)
         self.planner.reset(seed)
-        self._goal = self._goal_type(goal.tool_position, joints=goal.joints, kind="tool")
+        if hasattr(goal, "object_pose"):  # push: the true goal pose as object features
+            x, y, yaw = goal.object_pose
+            k = self.planner.symmetry
+            features = np.array([x, y, np.cos(k * yaw), np.sin(k * yaw)])
+            self._goal = self._goal_type(None, kind="push", object=features)
+        else:
+            self._goal = self._goal_type(goal.tool_position, joints=goal.joints, kind="tool")
 
     def delta(self, obs: Observation) -> np.ndarray:
         return self.planner.plan(self._goal)
@@ -166,11 +179,59 @@ class WorldModelPolicy(Policy):
                                 "result": result}
 
 
+class ScriptedPushPolicy(FilteredPolicy):
+    """The scripted pusher given the object's true pose and size: no learning, perfect state."""
+
+    name, needs_images = "scripted", False
+
+    def __init__(self, limits: CommandLimits, period: float, bound: np.ndarray, world: Any) -> None:
+        super().__init__(limits, period, bound)
+        from .sim.push_object import bounding_radius
+        from .sim.pushing import ScriptedPusher, ToolIK
+
+        self.world = world
+        lower, upper = world.robot.limits_with_margin()
+        self.ik = ToolIK(world.robot, lower, upper)
+        self.radius = bounding_radius(world.push_object)
+        self._make = lambda radius: ScriptedPusher(world.robot, self.ik, bound, radius)
+
+    def start(self, goal: Any, obs: Observation, seed: int) -> None:
+        super().start(goal, obs, seed)
+        scale = self.world.object_editor.look.size_scale
+        self.pusher = self._make(self.radius * scale)
+
+    def delta(self, obs: Observation) -> np.ndarray:
+        return self.pusher.act(obs.qpos, self.world.object_pose(), self.goal.object_pose[:2])
+
+
+class ReachModelPolicy(WorldModelPolicy):
+    """The reach model's controller on a push task: it sees the scene camera it was trained on
+    (the goal image too is drawn from there), so it is given a fair look at the object."""
+
+    needs_images = True  # its own camera's frames change with the visual conditions too
+
+    def __init__(self, controller: Any, world: Any, rest_pose: np.ndarray, camera: str) -> None:
+        super().__init__(controller, "reach_model")
+        self.world, self.rest_pose, self.camera = world, rest_pose, camera
+
+    def start(self, goal: Any, obs: Observation, seed: int) -> None:
+        self.controller.reset(seed)
+        self.controller.set_goal_image(self.world.render_camera(
+            self.camera, self.rest_pose, goal.object_pose))
+
+    def act(self, obs: Observation) -> tuple[np.ndarray, dict[str, Any]]:
+        image = self.world.render_camera(self.camera)
+        if self.world.camera_dropped():
+            image = np.zeros_like(image)
+        return super().act(Observation(image, obs.qpos, obs.qvel, obs.stamp))
+
+
 def condition_perturbations(base: Perturbations, condition: str) -> Perturbations:
     if condition == "nominal":
         return base.only()
-    if condition not in CONDITIONS:
-        raise ValueError(f"unknown condition '{condition}'; choose from {', '.join(CONDITIONS)}")
+    if condition not in CONDITIONS + PUSH_CONDITIONS:
+        raise ValueError(f"unknown condition '{condition}'; choose from "
+                         f"{', '.join(dict.fromkeys(CONDITIONS + PUSH_CONDITIONS))}")
     return base.only(condition)
 
 
@@ -180,6 +241,8 @@ def event_step(perturbations: Perturbations) -> int | None:
         return perturbations.dropout.start_step
     if perturbations.push.enabled:
         return perturbations.push.start_step + 1
+    if perturbations.object_push.enabled:
+        return perturbations.object_push.start_step + 1
     return None
 
 
@@ -190,12 +253,15 @@ class Evaluator:
                  cfg: EvalConfig, model_folder: str | None = None,
                  on_episode: Callable[[EpisodeResult], None] | None = None) -> None:
         from .planning.backends import load_world_model
-        from .sim.arm import ArmSim
+        from .sim.arm import simulator_for
+        from .sim.push import PushTask
         from .sim.reach import ReachTask
 
         self.simulation, self.planner_cfg, self.cfg = simulation, planner_cfg, cfg
-        self.sim = ArmSim(simulation.sim)
-        self.task = ReachTask(self.sim, simulation.reach)
+        self.sim = simulator_for(simulation)
+        self.push = simulation.task == "push"
+        self.task: Any = (PushTask(self.sim, simulation.push) if self.push
+                          else ReachTask(self.sim, simulation.reach))
         self.robot = self.sim.robot
         self.period = simulation.sim.control_period
         self.limits = CommandLimits.from_robot(self.robot)
@@ -240,12 +306,34 @@ class Evaluator:
                                   self.cfg.oracle_threads)
         elif method == "random":
             policy = RandomPolicy(self.limits, self.period, bound)
-        elif method == "p_controller":
+        elif method == "p_controller" and not self.push:
             policy = PControllerPolicy(self.limits, self.period, bound, gain=self.cfg.p_gain)
+        elif method == "scripted" and self.push:
+            policy = ScriptedPushPolicy(self.limits, self.period, bound, self.sim)
+        elif method == "reach_model" and self.push:
+            policy = self._reach_model_policy()
         else:
-            raise ValueError(f"unknown method '{method}'; choose from {', '.join(METHODS)}")
+            choices = PUSH_METHODS if self.push else METHODS
+            raise ValueError(f"unknown method '{method}' for the {self.simulation.task} task; "
+                             f"choose from {', '.join(choices)}")
         self._policies[method] = policy
         return policy
+
+    def _reach_model_policy(self) -> Policy:
+        """The default reach model's controller, with the reach cost, on the scene camera."""
+        from .config import PlannerConfig
+        from .planning.controller import MPCController
+        from .safety import SurpriseThresholds
+
+        cfg = dataclasses.replace(self.planner_cfg, model=PlannerConfig().model, fused=False)
+        sim = self.simulation.sim
+        model = self._load(cfg.model, cfg, self.robot, (sim.image_height, sim.image_width))
+        surprise = model.meta.get("surprise")
+        controller = MPCController(model, self.robot, cfg, self.period, limits=self.limits,
+                                   surprise=SurpriseThresholds.from_meta(surprise)
+                                   if surprise else None)
+        return ReachModelPolicy(controller, self.sim, self.task.rest_pose,
+                                self.robot.config.camera)
 
     def run_episode(self, method: str, condition: str, index: int,
                     keep: list | None = None) -> EpisodeResult:
@@ -277,18 +365,19 @@ class Evaluator:
         pert = condition_perturbations(self.simulation.perturbations, condition)
         seed = episode_seed(cfg.seed, index)
         rng = np.random.default_rng(seed)
-        sim.set_perturbations(pert)
-        start, goal_q = task.sample_episode(rng)
-        obs = sim.reset(start)
-        goal = task.make_goal(goal_q)
+        sim.set_perturbations(pert, variant=index)
+        start, goal_at = task.sample_episode(rng)
+        obs = task.reset(start) if self.push else sim.reset(start)
+        goal = task.make_goal(goal_at)
         start_error = task.error(goal)
         policy.start(goal, obs, seed)
         event = event_step(pert)
         busy_until = 0
         if pert.dropout.enabled:
             busy_until = pert.dropout.start_step + pert.dropout.steps + cfg.detection_window
-        if pert.push.enabled:
-            busy_until = pert.push.start_step + pert.push.steps + cfg.detection_window
+        for push in (pert.push, pert.object_push):
+            if push.enabled:
+                busy_until = push.start_step + push.steps + cfg.detection_window
         result = EpisodeResult(method, condition, index, seed, False, start_error, start_error,
                                0, start_error, event_step=event)
         inside = 0
@@ -303,12 +392,12 @@ class Evaluator:
             result.steps = step + 1
             result.final_error = error
             result.min_error = min(result.min_error, error)
-            inside = inside + 1 if error <= task.config.success_radius else 0
+            inside = inside + 1 if task.success(goal) else 0
             if inside >= cfg.settle_steps and step + 1 >= busy_until:
                 result.success = True
                 break
         else:
-            result.success = result.final_error <= task.config.success_radius
+            result.success = task.success(goal)
         if event is not None:
             flagged = [i for i, f in enumerate(result.flags) if f and i >= event]
             result.detected_step = flagged[0] if flagged else None

@@ -23,12 +23,14 @@ from .data import (CollectConfig, ExplorationConfig, PushExplorationConfig,  # n
 from .model import (HardenConfig, LossWeights, ModelConfig, OptimConfig,  # noqa: F401
                     RefitConfig, TrainConfig)
 from .planning import (PLANNER_NODE, CostWeights, EvalConfig, OptimizerConfig,  # noqa: F401
-                       PlannerConfig, PlannerNodeConfig, SurpriseConfig, WatchdogConfig)
+                       PlannerConfig, PlannerNodeConfig, PushCostConfig, SurpriseConfig,
+                       WatchdogConfig)
 from .robot import ControllerNames, RobotConfig  # noqa: F401
 from .schema import (ROS_PARAMETERS, ConfigError, doc_of, flatten, from_dict,  # noqa: F401
                      leaves, load, load_yaml, node_parameters, param, to_dict, unflatten)
 from .sim import (SIM_NODE, CameraOffsetPerturbation, ColourPerturbation,  # noqa: F401
                   DistractorPerturbation, DropoutPerturbation, LightingPerturbation,
+                  ObjectColourPerturbation, ObjectScalePerturbation,
                   Perturbations, PushObjectConfig, PushPerturbation, PushTaskConfig,
                   ReachTaskConfig, SimConfig, SimNodeParams,
                   SimulationConfig)

@@ -42,6 +42,30 @@ class CostWeights:
 
 
 @dataclasses.dataclass(frozen=True)
+class PushCostConfig:
+    """The push task's goal terms (with a push model; the other terms come from planner.cost).
+
+    The object term alone is flat until the arm touches the object, so an approach term pulls
+    the tool to where a push towards the goal starts: behind the object as the model imagines
+    it, on the line through the goal, at pushing height."""
+
+    object_goal: float = param(20.0, "imagined object distance to the goal object (per m)",
+                               ge=0.0)
+    object_yaw: float = param(0.0, "imagined object turn away from the goal's, 1 - cos of the "
+                              "angle (for objects whose orientation matters)", ge=0.0)
+    approach: float = param(4.0, "tool distance to the point where a push towards the goal "
+                            "starts (per m)", ge=0.0)
+    latent_goal: float = param(0.0, "squared latent distance to the goal image's latent (it "
+                               "also holds the arm's pose in the goal image)", ge=0.0)
+    contact_offset: float = param(0.09, "that point's distance behind the object's centre (m): "
+                                  "its half size plus the tool's radius and a margin", gt=0.0)
+    tool_height: float = param(0.025, "that point's height above the floor (m)", ge=0.0)
+    approach_fade: float = param(0.04, "the approach term fades out as the imagined object "
+                                 "comes this close to the goal (m), so a placed object is left "
+                                 "alone", gt=0.0)
+
+
+@dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
     algorithm: Literal["cem", "mppi"] = param("cem", "sampling-based optimiser")
     samples: int = param(256, "action sequences evaluated per iteration", ge=2, le=65536)
@@ -92,6 +116,7 @@ class PlannerConfig:
     horizon: int = param(8, "imagined steps per plan (must equal the model's horizon)", ge=1)
     optimizer: OptimizerConfig = param(OptimizerConfig(), "CEM / MPPI settings")
     cost: CostWeights = param(CostWeights(), "cost terms")
+    push: PushCostConfig = param(PushCostConfig(), "push task goal terms (push models)")
     surprise: SurpriseConfig = param(SurpriseConfig(), "surprise monitor")
     refine_goal: bool = param(True, "image goals: re-estimate the goal joints each step from the "
                               "difference between the current and the goal image")

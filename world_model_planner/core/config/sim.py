@@ -77,6 +77,20 @@ class PushPerturbation:
 
 
 @dataclasses.dataclass(frozen=True)
+class ObjectColourPerturbation:
+    enabled: bool = param(False, "push task: paint the object another colour")
+    rgba: tuple[float, float, float, float] = param((0.15, 0.55, 0.90, 1.0), "its colour",
+                                                    ge=0.0, le=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectScalePerturbation:
+    enabled: bool = param(False, "push task: scale one property of the object")
+    scales: tuple[float, float] = param((0.8, 1.2), "factors; episodes alternate between them",
+                                        gt=0.0, le=5.0)
+
+
+@dataclasses.dataclass(frozen=True)
 class Perturbations:
     """Out-of-distribution conditions for evaluation; each one switchable on its own."""
 
@@ -87,6 +101,17 @@ class Perturbations:
     colour: ColourPerturbation = param(ColourPerturbation(), "colour change")
     dropout: DropoutPerturbation = param(DropoutPerturbation(), "camera dropout")
     push: PushPerturbation = param(PushPerturbation(), "external push")
+    object_colour: ObjectColourPerturbation = param(ObjectColourPerturbation(),
+                                                    "push task: object colour")
+    object_size: ObjectScalePerturbation = param(ObjectScalePerturbation(), "push task: object "
+                                                 "size (+-20%)")
+    object_mass: ObjectScalePerturbation = param(ObjectScalePerturbation(scales=(0.5, 2.0)),
+                                                 "push task: object mass (x0.5, x2)")
+    object_friction: ObjectScalePerturbation = param(ObjectScalePerturbation(scales=(0.5, 2.0)),
+                                                     "push task: object friction (x0.5, x2)")
+    object_push: PushPerturbation = param(
+        PushPerturbation(start_step=20, steps=1, force=(0.0, 3.5, 0.0), link="push_object"),
+        "push task: something else shoves the object (about 6 cm)")
 
     @staticmethod
     def names() -> tuple[str, ...]:

@@ -36,6 +36,7 @@ from ..observation import Observation
 from ..robot import Robot
 from ..safety import (RESYNC, SURPRISE_CAMERA, SURPRISE_HOLD, SURPRISE_OK, SURPRISE_REGROUND,
                       CommandFilter, CommandLimits, SurpriseMonitor, SurpriseThresholds)
+from .belief import reground
 from .costs import Goal
 from .planner import LatentPlanner, Plan, WorldModelBackend
 
@@ -47,6 +48,9 @@ IMAGE_ONLY = np.array([1.0, 0.0], dtype=np.float32)
 def make_planner(model: WorldModelBackend, robot: Robot, cfg: PlannerConfig) -> Any:
     """The numpy optimiser, or (torch backend, `planner.fused`) the one on the model's device."""
     if cfg.backend == "torch" and cfg.fused:
+        if getattr(model, "meta", {}).get("task") == "push":
+            raise ValueError("planner.fused: the fused torch planner plans reach goals only; "
+                             "set planner.fused: false for a push model")
         from .torch_planner import TorchPlanner
 
         return TorchPlanner(model, robot, cfg)  # type: ignore[arg-type]
@@ -87,6 +91,11 @@ class MPCController:
                                         cfg.surprise.tracking)
                         if surprise is not None and cfg.surprise.enabled else None)
         self.joints = robot.dof
+        # A push model holds the object: goal images are read for the object's pose, and while
+        # the camera is out the belief is imagined forward instead of re-encoded without it.
+        self.push = bool(getattr(model, "meta", {}).get("task") == "push")
+        self._proprio_std = np.asarray(getattr(model, "meta", {}).get("proprio", {}).get(
+            "std", np.ones(2 * robot.dof)), dtype=np.float64)
         self.goal: Goal | None = None
         self._goal_image: np.ndarray | None = None
         self._goal_image_joints: np.ndarray | None = None  # proprio head on the goal image alone
@@ -112,6 +121,11 @@ class MPCController:
         image = np.asarray(image, dtype=np.uint8)
         z = self.model.encode(image[None], np.zeros((1, 2 * self.joints), np.float32),
                               IMAGE_ONLY[None])
+        if self.push:  # where the goal image shows the object is the goal
+            self._goal_image = None
+            self.goal = Goal(None, latent=z[0], kind="push", object=self.model.object(z)[0])
+            self.planner.reset()
+            return
         q = np.clip(self.model.proprio(z)[0, : self.joints], self.robot.lower, self.robot.upper)
         self._goal_image = image
         self._goal_image_joints = q
@@ -188,7 +202,7 @@ class MPCController:
             report = self.monitor.assess(predicted, z_full, z_prop, s_track)
             decision, s_full, s_prop = report.decision, report.score, report.proprio_score
         if decision == SURPRISE_CAMERA:
-            belief = z_prop
+            belief = self._camera_out_belief(z_prop, js)
         else:
             belief = z_full
         if decision == SURPRISE_REGROUND:
@@ -221,11 +235,21 @@ class MPCController:
                 goal.tool_position = self.robot.tool_positions(goal.joints)
         plan = self.planner.plan(belief, goal, use_latent_goal=decision != SURPRISE_CAMERA,
                                  qpos=qpos)
+        tool_goal = None if goal.tool_position is None else goal.tool_position.copy()
         filtered = self.filter.filter(qpos + plan.action, qpos)
         self._belief = belief
         self._sent = (qpos, np.asarray(obs.qvel, dtype=np.float64),
                       (filtered.command - qpos).astype(np.float32))
         return StepResult(filtered.command, filtered.held, decision, s_full, s_prop, s_track, plan,
-                          goal.tool_position.copy(), None if goal.joints is None else
-                          goal.joints.copy(), time.perf_counter() - started, filtered.reasons,
-                          plan.terms)
+                          tool_goal, None if goal.joints is None else goal.joints.copy(),
+                          time.perf_counter() - started, filtered.reasons, plan.terms)
+
+    def _camera_out_belief(self, z_prop: np.ndarray, joint_state: np.ndarray) -> np.ndarray:
+        """What to plan from while the camera is not trusted. Reach: the joint-only encoding,
+        which holds all the arm's state. Push: the belief imagined one step on with the command
+        sent, re-grounded on the measured joints, since only the model knows the object now."""
+        if not self.push or self._belief is None or self._sent is None:
+            return z_prop
+        predicted = self.planner.predict_next(self._belief, self._sent[2])
+        return reground(predicted, joint_state, self.model.proprio, self._proprio_std,
+                        keep=self.model.object)

@@ -17,6 +17,10 @@ Terms (config: planner.cost): squared latent distance to the goal latent (image 
 distance to the goal through the proprio head and forward kinematics, action smoothness, a
 quadratic barrier inside the joint limits, and ensemble disagreement, which steers plans away
 from states the model has not learned (where its imagination cannot be trusted).
+
+Push goals (planner.push) replace the reach terms: the imagined object's distance (and turn)
+to the goal object read from the goal image, and the tool's distance to where a push towards
+the goal starts, behind the object as imagined at each step.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import CostWeights
+from ..config import CostWeights, PushCostConfig
 from ..robot import Robot
 from ..runtime import Rollout
 
@@ -34,16 +38,18 @@ from ..runtime import Rollout
 class Goal:
     """A reach goal as the cost sees it. latent: only for image goals (the goal image's latent)."""
 
-    tool_position: np.ndarray  # (3,)
+    tool_position: np.ndarray | None  # (3,); None for push goals
     joints: np.ndarray | None = None  # (J,) when known or estimated
     latent: np.ndarray | None = None  # (D,)
-    kind: str = "joints"  # image | joints | tool
+    kind: str = "joints"  # image | joints | tool | push
+    object: np.ndarray | None = None  # push: goal object features x, y, cos/sin(k yaw)
 
 
 class PlanningCost:
     def __init__(self, weights: CostWeights, robot: Robot, action_bound: np.ndarray,
-                 horizon: int) -> None:
+                 horizon: int, push: PushCostConfig | None = None) -> None:
         self.w = weights
+        self.push = push or PushCostConfig()
         self.robot = robot
         self.bound = np.asarray(action_bound, dtype=np.float32)
         self.lower = (robot.lower + weights.limit_margin).astype(np.float32)
@@ -66,14 +72,20 @@ class PlanningCost:
             joints = joints + joint_offset
         tool = self.robot.tool_positions(joints)  # (N,H,3)
         terms: dict[str, np.ndarray] = {}
-        terms["tool_goal"] = w.tool_goal * (np.linalg.norm(tool - goal.tool_position, axis=-1)
-                                            @ sw)
-        if goal.joints is not None and w.joint_goal > 0:
-            d = joints - goal.joints
-            terms["joint_goal"] = w.joint_goal * (np.mean(d * d, axis=-1) @ sw)
-        if use_latent and goal.latent is not None and w.latent_goal > 0:
+        latent_weight = w.latent_goal
+        if goal.kind == "push":
+            terms.update(self.push_terms(rollout, tool, goal))
+            latent_weight = self.push.latent_goal
+        else:
+            assert goal.tool_position is not None
+            terms["tool_goal"] = w.tool_goal * (
+                np.linalg.norm(tool - goal.tool_position, axis=-1) @ sw)
+            if goal.joints is not None and w.joint_goal > 0:
+                d = joints - goal.joints
+                terms["joint_goal"] = w.joint_goal * (np.mean(d * d, axis=-1) @ sw)
+        if use_latent and goal.latent is not None and latent_weight > 0:
             diff = rollout.latent_mean - goal.latent
-            terms["latent_goal"] = w.latent_goal * (np.mean(diff * diff, axis=-1) @ sw)
+            terms["latent_goal"] = latent_weight * (np.mean(diff * diff, axis=-1) @ sw)
         scaled = actions / self.bound
         prev = (np.asarray(previous_action, dtype=np.float32) / self.bound)[None, None, :]
         delta = np.diff(np.concatenate([np.broadcast_to(prev, (len(actions), 1, prev.shape[-1])),
@@ -87,3 +99,27 @@ class PlanningCost:
         for value in terms.values():
             total += value
         return total, terms
+
+    def push_terms(self, rollout: Rollout, tool: np.ndarray, goal: Goal
+                   ) -> dict[str, np.ndarray]:
+        """Object distance and turn to the goal, and the tool's distance to where a push towards
+        the goal starts (behind the imagined object, on the line through the goal)."""
+        if rollout.object is None or goal.object is None:
+            raise ValueError("a push goal needs a push model (meta.json task: push) with an "
+                             "object head, and a goal object")
+        p, sw = self.push, self.step_weights
+        obj = rollout.object  # (N,H,4)
+        to_goal = goal.object[:2] - obj[..., :2]
+        distance = np.linalg.norm(to_goal, axis=-1)
+        terms = {"object_goal": p.object_goal * (distance @ sw)}
+        if p.object_yaw > 0:
+            turn = obj[..., 2:] / np.maximum(np.linalg.norm(obj[..., 2:], axis=-1,
+                                                            keepdims=True), 1e-6)
+            want = goal.object[2:] / max(float(np.linalg.norm(goal.object[2:])), 1e-6)
+            terms["object_yaw"] = p.object_yaw * ((1.0 - turn @ want) @ sw)
+        direction = to_goal / np.maximum(distance, 1e-6)[..., None]
+        start = obj[..., :2] - p.contact_offset * direction
+        gap = np.concatenate([tool[..., :2] - start, tool[..., 2:3] - p.tool_height], axis=-1)
+        fade = np.minimum(distance / p.approach_fade, 1.0)
+        terms["approach"] = p.approach * ((fade * np.linalg.norm(gap, axis=-1)) @ sw)
+        return terms

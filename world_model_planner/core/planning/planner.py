@@ -88,7 +88,7 @@ class LatentPlanner:
         check_horizon(cfg, model)
         self.model, self.robot, self.cfg = model, robot, cfg
         self.bound = np.asarray(model.action_bound, dtype=np.float32)
-        self.cost = PlanningCost(cfg.cost, robot, self.bound, cfg.horizon)
+        self.cost = PlanningCost(cfg.cost, robot, self.bound, cfg.horizon, cfg.push)
         self.optimizer = make_optimizer(cfg.optimizer, self.bound, cfg.horizon)
         self.previous_action = np.zeros(len(self.bound), dtype=np.float32)
         self._latents = np.empty((cfg.optimizer.samples, model.latent_dim), dtype=np.float32)

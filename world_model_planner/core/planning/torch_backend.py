@@ -139,8 +139,16 @@ class TorchWorldModel:
 
     @torch.inference_mode()
     def rollout(self, latent: np.ndarray, actions: np.ndarray) -> Rollout:
-        mean, dis, joints = self._rollout(self._t(latent), self._t(actions))
-        return Rollout(mean.cpu().numpy(), dis.cpu().numpy(), joints.cpu().numpy())
+        return Rollout(*(out.cpu().numpy() for out in self._rollout(self._t(latent),
+                                                                    self._t(actions))))
+
+    @torch.inference_mode()
+    def object(self, latent: np.ndarray) -> np.ndarray:
+        """Object pose features (B, 4): push models only."""
+        if self.net.object_head is None:
+            raise ModelError(f"{self.folder}: a reach model has no object head; use a push "
+                             "model (meta.json task: push)")
+        return self.net.object_head(self._t(latent)).cpu().numpy()
 
     @torch.inference_mode()
     def proprio(self, latent: np.ndarray) -> np.ndarray:

@@ -54,6 +54,17 @@ def perturbation_appearance(p: Perturbations) -> Appearance:
     return Appearance(**look)
 
 
+def object_perturbation_look(p: Perturbations, variant: int = 0) -> ObjectLook:
+    """The pushed object as the enabled object perturbations change it; `variant` picks the
+    first or second of each perturbation's scales."""
+    pick = variant % 2
+    return ObjectLook(
+        size_scale=p.object_size.scales[pick] if p.object_size.enabled else 1.0,
+        mass_scale=p.object_mass.scales[pick] if p.object_mass.enabled else 1.0,
+        friction_scale=p.object_friction.scales[pick] if p.object_friction.enabled else 1.0,
+        rgba=p.object_colour.rgba if p.object_colour.enabled else None)
+
+
 @dataclass(frozen=True)
 class CameraIntrinsics:
     """Pinhole model of the rendered camera, for sensor_msgs/CameraInfo."""
@@ -134,9 +145,10 @@ class ArmSim:
         self._camera = Camera(self.model, camera, self.config.image_width,
                               self.config.image_height)
         self.editor = SceneEditor(self.model, camera)
+        self._cameras: dict[str, Camera] = {}  # other cameras, made when first asked for
         self.perturbations = Perturbations()
         self._base_appearance = Appearance()
-        self._push_body = -1
+        self._pushes: list[tuple[Any, int]] = []
         self.step_count = 0
         self.reset(object_pose=PARKED_OBJECT_POSE if push_object is not None else None)
 
@@ -151,8 +163,11 @@ class ArmSim:
     # -- episode control -------------------------------------------------------------------
 
     def set_perturbations(self, perturbations: Perturbations,
-                          base: Appearance | None = None) -> None:
-        """Perturbations (and a base appearance, e.g. collection randomisation) from now on."""
+                          base: Appearance | None = None, variant: int = 0) -> None:
+        """Perturbations (and a base appearance, e.g. collection randomisation) from now on.
+
+        `variant` picks which of an object perturbation's two scales applies (evaluation
+        episodes alternate between them)."""
         self.perturbations = perturbations
         self._base_appearance = base or Appearance()
         look = self._base_appearance
@@ -160,13 +175,18 @@ class ArmSim:
         if pert != Appearance():
             look = pert if look == Appearance() else _compose(look, pert)
         self.editor.apply(look)
-        self._push_body = -1
-        if perturbations.push.enabled:
-            self._push_body = self._mj.mj_name2id(self.model, self._mj.mjtObj.mjOBJ_BODY,
-                                                  perturbations.push.link)
-            if self._push_body < 0:
-                raise ValueError(f"perturbations.push.link: '{perturbations.push.link}' is not a "
-                                 "link of the arm")
+        self._pushes = []
+        for name in ("push", "object_push"):
+            push = getattr(perturbations, name)
+            if not push.enabled:
+                continue
+            body = self._mj.mj_name2id(self.model, self._mj.mjtObj.mjOBJ_BODY, push.link)
+            if body < 0:
+                raise ValueError(f"perturbations.{name}.link: '{push.link}' is not a body of "
+                                 "the scene (an arm link, or push_object in the push task)")
+            self._pushes.append((push, body))
+        if self.object_editor is not None:
+            self.set_object_look(object_perturbation_look(perturbations, variant))
         self._update_distractor()
 
     def reset(self, qpos: np.ndarray | None = None,
@@ -211,16 +231,15 @@ class ArmSim:
         def control_step() -> int:  # the one the time is in, with half a physics step of slack
             return int(math.floor((self.data.time + dt / 2) / period))
 
-        push = self.perturbations.push
-        can_push = push.enabled and self._push_body >= 0
         for _ in range(max(1, int(round(seconds / dt)))):
-            if can_push:
+            if self._pushes:
                 index = control_step()
-                pushing = push.start_step <= index < push.start_step + push.steps
-                self.data.xfrc_applied[self._push_body, :3] = push.force if pushing else 0.0
+                for push, body in self._pushes:
+                    pushing = push.start_step <= index < push.start_step + push.steps
+                    self.data.xfrc_applied[body, :3] = push.force if pushing else 0.0
             self._mj.mj_step(self.model, self.data)
-        if can_push:
-            self.data.xfrc_applied[self._push_body, :] = 0.0
+        for _, body in self._pushes:
+            self.data.xfrc_applied[body, :] = 0.0
         self.step_count = control_step()
         self._update_distractor()
         self._mj.mj_forward(self.model, self.data)
@@ -282,8 +301,20 @@ class ArmSim:
         image = self.render() if render else np.zeros((0, 0, 3), np.uint8)
         return Observation(image, self.qpos, self.qvel, self.time)
 
+    def render_camera(self, name: str, qpos: np.ndarray | None = None,
+                      object_pose: np.ndarray | None = None) -> np.ndarray:
+        """A frame of another camera of the scene (now, or with the arm at `qpos` and the
+        object at `object_pose`), at the configured size; the state is untouched."""
+        if name not in self._cameras:
+            self._cameras[name] = Camera(self.model, name, self.config.image_width,
+                                         self.config.image_height)
+        if qpos is None:
+            return self._cameras[name].render(self.data)
+        return self.render_at(qpos, object_pose=object_pose, camera=self._cameras[name])
+
     def render_at(self, qpos: np.ndarray, step: int | None = None,
-                  object_pose: np.ndarray | None = None) -> np.ndarray:
+                  object_pose: np.ndarray | None = None, camera: Camera | None = None
+                  ) -> np.ndarray:
         """The camera frame with the arm at `qpos` (for goal images); the state is untouched.
 
         `step`: draw things that move on their own (the distractor) where they are at that
@@ -298,7 +329,7 @@ class ArmSim:
             self.step_count = step
             self._update_distractor()
         self._mj.mj_kinematics(self.model, d)
-        image = self._camera.render(d)
+        image = (camera or self._camera).render(d)
         d.qpos[:], d.qvel[:], d.time, d.mocap_pos[:], self.step_count = saved
         self._mj.mj_forward(self.model, d)
         return image
@@ -357,6 +388,8 @@ class ArmSim:
 
     def close(self) -> None:
         self._camera.close()
+        for camera in self._cameras.values():
+            camera.close()
 
     # -- helpers ---------------------------------------------------------------------------
 
