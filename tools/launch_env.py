@@ -54,8 +54,15 @@ PYTEST_VARIABLES = ("PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_ADDOPTS")
 
 
 def ros_install_has_launch() -> bool:
-    """launch_testing and launch_ros import here already (a sourced ROS 2 install)."""
-    return all(importlib.util.find_spec(m) is not None for m in ("launch_testing", "launch_ros"))
+    """launch_testing and launch_ros import here from an install (a sourced ROS 2 install), not
+    from LAUNCH_SOURCES put on sys.path by this process (test_launch_actions.py does)."""
+    shared = LAUNCH_SOURCES.resolve()
+    for module in ("launch_testing", "launch_ros"):
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None or Path(spec.origin).resolve().is_relative_to(
+                shared):
+            return False
+    return True
 
 
 def launch_pythonpath() -> list[str] | None:
