@@ -26,7 +26,7 @@ import launch
 import launch_testing.actions
 import rclpy
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import IncludeLaunchDescription
+from launch.actions import IncludeLaunchDescription, SetLaunchConfiguration
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch_commands import split
 from lifecycle_msgs.msg import State, Transition
@@ -37,12 +37,19 @@ from world_model_planner import graph
 from world_model_planner.nodes import messages as m
 
 
+# Seconds launch gives a node to exit after its SIGINT before escalating to SIGTERM (ros2 launch:
+# 5). The shutdown tests assert the nodes exit by themselves with status 0, not how fast: on a
+# loaded 2-core CI machine the planner has taken 4.5 s and more.
+SIGTERM_TIMEOUT_S = 30
+
+
 def launch_description(command: str) -> launch.LaunchDescription:
     """`ros2 launch world_model_planner <command>` (a launch_commands string), then
     ReadyToTest."""
     launch_file, arguments = split(command)
     path = os.path.join(get_package_share_directory(graph.PACKAGE), "launch", launch_file)
     return launch.LaunchDescription([
+        SetLaunchConfiguration("sigterm_timeout", str(SIGTERM_TIMEOUT_S)),
         IncludeLaunchDescription(PythonLaunchDescriptionSource(path),
                                  launch_arguments=list(arguments.items())),
         launch_testing.actions.ReadyToTest(),
