@@ -60,7 +60,7 @@ urdf: $(STAMP)
 	$(VENV)/bin/xacro description/wmp_arm.urdf.xacro > description/wmp_arm.urdf
 
 lint: $(STAMP)
-	$(VENV)/bin/flake8 world_model_planner test bench launch
+	$(VENV)/bin/flake8 world_model_planner test bench launch tools
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache demo_output

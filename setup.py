@@ -88,6 +88,9 @@ setup(
             "hypothesis>=6.80",
             "xacro>=2.0",
             "flake8>=6",
+            # launch (from a ROS 2 install or ../shared/ros2-launch-jazzy, never pip-installed:
+            # see tools/launch_env.py) imports it; the launch tests need it.
+            "osrf-pycommon>=2",
         ],
     },
     zip_safe=True,

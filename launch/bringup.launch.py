@@ -25,13 +25,16 @@ mujoco: the embedded simulator and the planner, which configures and activates i
 gazebo: Gazebo with description/worlds/reach.sdf, the arm spawned from robot_description, the
         ros_gz bridge (clock, camera), joint_state_broadcaster then the command controller, then the
         planner is configured and activated; use_sim_time everywhere.
-real:   robot_state_publisher and the planner against the arm's own driver; refuses to start
-        without confirm_real:=true, and leaves the planner for an operator to activate.
+real:   the planner against the arm's own driver (and robot_state_publisher where the robot
+        config says the driver runs none); refuses to start without confirm_real:=true, and
+        leaves the planner for an operator to activate.
+
+Before any action is returned, graph.preflight refuses what would fail once running (a model
+trained on another arm, a package that is not installed), so a refused launch starts nothing.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -44,11 +47,12 @@ from launch.event_handlers import OnProcessExit
 from launch.events import matches_action
 from launch.events.process import ProcessExited
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import LaunchConfiguration
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
 from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
 from lifecycle_msgs.msg import Transition
 
 from world_model_planner import graph
@@ -66,11 +70,17 @@ def generate_launch_description() -> LaunchDescription:
 
 def launch_setup(context: LaunchContext) -> list[Action]:
     """The actions of the graph for the given arguments. graph.LaunchRefused (mode:=real without
-    confirm_real:=true, a robot Gazebo cannot drive, ...) propagates: ros2 launch prints its
-    message and exits non-zero before anything has started."""
+    confirm_real:=true, a model trained on another arm, a package not installed, ...) propagates:
+    ros2 launch prints its message and exits non-zero before anything has started."""
     values = {arg.name: LaunchConfiguration(arg.name).perform(context)
               for arg in graph.LAUNCH_ARGUMENTS}
     plan = graph.launch_graph(values, get_package_share_directory(graph.PACKAGE))
+    graph.preflight(plan)
+    return graph_actions(plan)
+
+
+def graph_actions(plan: graph.LaunchGraph) -> list[Action]:
+    """The plan as launch actions: what it says to the user, its nodes, Gazebo's chain."""
     actions: list[Action] = [LogInfo(msg=plan.summary())]
     actions += [LogInfo(msg=note) for note in plan.notes]
     started = {spec.name: node_action(spec, plan) for spec in plan.nodes + plan.extra}
@@ -104,8 +114,7 @@ def gazebo_actions(plan: graph.LaunchGraph, gazebo: graph.GazeboGraph,
     ros2_control_demos chain their spawners; the controller manager exists only once the arm is
     in Gazebo, and the planner must not command a controller that is not active yet)."""
     simulator = IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(os.path.join(
-            get_package_share_directory(gazebo.package), gazebo.launch_file)),
+        PythonLaunchDescriptionSource(simulator_launch_file(gazebo)),
         launch_arguments=list(gazebo.launch_arguments))
     spawn = node_action(gazebo.spawn, plan)
     chain = [spawn] + [node_action(spec, plan) for spec in gazebo.spawners]
@@ -123,6 +132,12 @@ def gazebo_actions(plan: graph.LaunchGraph, gazebo: graph.GazeboGraph,
             target_lifecycle_node=planner, start_state="configuring", goal_state="inactive",
             entities=[change_state(planner, Transition.TRANSITION_ACTIVATE)])))
     return actions
+
+
+def simulator_launch_file(gazebo: graph.GazeboGraph) -> PathJoinSubstitution:
+    """ros_gz_sim's launch file, found when it is included (graph.preflight checked it is
+    installed), as ros2_control_demos name theirs."""
+    return PathJoinSubstitution([FindPackageShare(gazebo.package), gazebo.launch_file])
 
 
 def after_success(step: Node, actions: list[Action]

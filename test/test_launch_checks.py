@@ -11,18 +11,17 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""The launch files, checked without a ROS install.
+"""The launch files and what they read, checked without launch itself.
 
-launch, launch_ros, ros_gz and Gazebo are not installable here, so the launch tests
-(test_mujoco_launch.py, test_gazebo_launch.py) only run on a ROS 2 install. What can be checked
-here is checked here:
+test_launch_testing.py runs the launch tests and `ros2 launch` for real and test_launch_actions.py
+builds bringup.launch.py's actions with the real launch, where launch is here (a ROS 2 install or
+../shared/ros2-launch-jazzy). What needs no launch is checked here, everywhere:
 
 - every launch file compiles, and bringup.launch.py takes its nodes, files, topics and arguments
   from graph.py (static reading of its source: no names of its own);
-- graph.launch_graph, which the launch file calls, gives the graph each mode must have, and
-  mode:=real refuses to start without confirm_real:=true;
-- a dry run of bringup.launch.py against recording stand-ins for launch/launch_ros: each NodeSpec
-  becomes the launch_ros Node it should, and the Gazebo start-up chain fires in order;
+- graph.launch_graph, which the launch file calls, gives the graph each mode must have, with the
+  robot config's real-mode defaults, and graph.preflight refuses what would fail once started
+  (mode:=real without confirm_real:=true, a model trained on another arm, a missing package);
 - the files the graph points at agree with each other: URDF / xacro, robot configs,
   controllers.yaml, the ros2_control block, the camera sensor and the bridge, the world SDF;
 - package.xml lists every package the launch files and graph reference;
@@ -32,10 +31,8 @@ here is checked here:
 from __future__ import annotations
 
 import ast
-import importlib.util
 import py_compile
 import sys
-import types
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -49,6 +46,9 @@ from world_model_planner.core import config as cfg
 from world_model_planner.core.robot import Robot, RobotDescription
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import launch_env  # noqa: E402
+
 LAUNCH_DIR = ROOT / "launch"
 LAUNCH_FILES = sorted(LAUNCH_DIR.glob("*.launch.py"))
 BRINGUP = ROOT / graph.BRINGUP_LAUNCH
@@ -138,6 +138,10 @@ def test_bringup_is_a_thin_adapter_of_graph():
     tree = ast.parse(BRINGUP.read_text())
     names = [call_name(c) for c in calls(tree)]
     assert "graph.launch_graph" in names
+    # Refusals before any action: preflight runs before the actions are made.
+    setup = ast.unparse(next(n for n in tree.body if isinstance(n, ast.FunctionDef)
+                             and n.name == "launch_setup"))
+    assert setup.index("graph.preflight(plan)") < setup.index("return graph_actions(plan)")
     # Declared arguments: one DeclareLaunchArgument, in a loop over graph.LAUNCH_ARGUMENTS.
     assert names.count("DeclareLaunchArgument") == 1
     comprehension = next(n for n in ast.walk(tree) if isinstance(n, ast.ListComp)
@@ -184,7 +188,10 @@ def test_launch_arguments_have_descriptions_and_choices():
     assert arguments["mode"].default == "mujoco"
     assert arguments["robot"].default == "wmp_arm.yaml"
     assert arguments["model"].default == ""
-    assert arguments["command_interface"].choices == ("position", "trajectory")
+    assert arguments["command_interface"].choices == ("auto", "position", "trajectory")
+    assert arguments["command_interface"].default == "auto"
+    assert arguments["robot_state_publisher"].choices == ("auto", "true", "false")
+    assert arguments["robot_state_publisher"].default == "auto"
     assert arguments["confirm_real"].default == "false"
     for name in ("use_rviz", "headless", "confirm_real"):
         assert arguments[name].choices == ("true", "false")
@@ -193,11 +200,13 @@ def test_launch_arguments_have_descriptions_and_choices():
         assert not arg.choices or arg.default in arg.choices
 
 
-@pytest.mark.parametrize("interface", graph.COMMAND_INTERFACES)
+@pytest.mark.parametrize("interface", ("auto", *graph.COMMAND_INTERFACES))
 def test_mujoco_graph_is_exactly_build(interface):
     plan = launch_graph(command_interface=interface)
     robot = str(ROOT / graph.ROBOTS_DIR / graph.DEFAULT_ROBOT_FILE)
-    assert list(plan.nodes) == graph.build("mujoco", robot=robot, command_interface=interface)
+    expected = "position" if interface == "auto" else interface  # wmp_arm: controllers.active
+    assert plan.command_interface == expected
+    assert list(plan.nodes) == graph.build("mujoco", robot=robot, command_interface=expected)
     assert plan.extra == () and plan.gazebo is None and not plan.activate_planner
     assert plan.planner.parameters["autostart"] is True
 
@@ -220,7 +229,8 @@ def test_real_mode_refuses_without_confirmation():
 
 @pytest.mark.parametrize("robot", ["wmp_arm", "ur5e", "fr3"])
 def test_real_graph_is_build_with_the_robots_description_and_controllers(robot):
-    plan = launch_graph(robot=robot, command_interface="trajectory", **REAL)
+    plan = launch_graph(robot=robot, command_interface="trajectory", robot_state_publisher="true",
+                        **REAL)
     robot_path = ROOT / graph.ROBOTS_DIR / f"{robot}.yaml"
     config = cfg.load(cfg.RobotConfig, robot_path)
     urdf = (ROOT / config.description).read_text()
@@ -238,6 +248,118 @@ def test_real_graph_is_build_with_the_robots_description_and_controllers(robot):
                 f"{config.controllers.trajectory}/joint_trajectory") in planner.remappings
     no_rsp = launch_graph(robot=robot, robot_state_publisher="false", **REAL)
     assert [n.name for n in no_rsp.nodes] == [graph.PLANNER_NODE]
+
+
+@pytest.mark.parametrize("robot, interface, controller, own_publisher", [
+    ("wmp_arm", "position", "forward_position_controller", True),
+    ("ur5e", "trajectory", "scaled_joint_trajectory_controller", False),
+    ("fr3", "trajectory", "fr3_arm_controller", False)])
+def test_real_mode_defaults_come_from_the_robot_config(robot, interface, controller,
+                                                       own_publisher):
+    """The README's `mode:=real robot:=ur5e.yaml confirm_real:=true`: no second
+    robot_state_publisher beside the driver's, and commands to the controller the driver
+    activates (ur_robot_driver loads forward_position_controller inactive)."""
+    plan = launch_graph(robot=robot, **REAL)
+    assert plan.command_interface == interface
+    assert plan.planner.parameters["command_interface"] == interface
+    topic = graph.POSITION_COMMANDS if interface == "position" else graph.TRAJECTORY_COMMANDS
+    suffix = "commands" if interface == "position" else "joint_trajectory"
+    assert dict(plan.planner.remappings).get(topic, topic) == f"{controller}/{suffix}"
+    assert (graph.ROBOT_STATE_PUBLISHER in [n.name for n in plan.nodes]) == own_publisher
+    assert not [n for n in plan.notes if "switch_controllers" in n]
+
+
+def test_real_mode_says_what_an_operator_must_switch_or_move():
+    position = launch_graph(robot="ur5e", command_interface="position", **REAL)
+    (note,) = [n for n in position.notes if "switch_controllers" in n]
+    assert "--activate forward_position_controller" in note
+    assert "--deactivate scaled_joint_trajectory_controller" in note
+    namespaced = launch_graph(robot="ur5e", namespace="arm1", **REAL)
+    (note,) = [n for n in namespaced.notes if "namespace:=arm1" in n]
+    for topic in ("/arm1/joint_states", "/arm1/camera/image_raw",
+                  "/arm1/scaled_joint_trajectory_controller/joint_trajectory", "driver"):
+        assert topic in note, topic
+    assert "ros2 lifecycle set /arm1/planner configure" in " ".join(namespaced.notes)
+    described = {a.name: a.description for a in graph.LAUNCH_ARGUMENTS}["namespace"]
+    for words in ("joint_states", "driver", "same namespace", "root namespace"):
+        assert words in described, words
+
+
+def test_model_is_the_argument_then_the_robot_configs_then_the_planners(tmp_path):
+    default = launch_graph()
+    assert (default.model.path, default.model.passed) == ("models/wmp_arm_reach", False)
+    assert "planner.model" not in default.planner.parameters
+    given = launch_graph(model="models/wmp_arm_reach_hardened")
+    assert given.planner.parameters["planner.model"] == "models/wmp_arm_reach_hardened"
+    config = tmp_path / "arm.yaml"
+    config.write_text((ROOT / graph.ROBOTS_DIR / "wmp_arm.yaml").read_text().replace(
+        'model: ""', "model: models/wmp_arm_reach_robust"))
+    own = launch_graph(robot=str(config))
+    assert own.planner.parameters["planner.model"] == "models/wmp_arm_reach_robust"
+    assert own.model.source == f"`model` of {config}"
+    assert launch_graph(robot=str(config), model="models/wmp_arm_reach").planner.parameters[
+        "planner.model"] == "models/wmp_arm_reach"
+
+
+@pytest.fixture
+def our_prefix_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """AMENT_PREFIX_PATH with only this package (tools/launch_env.py's prefix)."""
+    pytest.importorskip("ament_index_python", reason="ament_index_python is not installed "
+                        "(pip install '.[ros]')")
+    prefix = launch_env.make_ament_prefix(tmp_path / "prefix")
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(prefix))
+    return prefix
+
+
+def test_preflight_refuses_a_model_trained_on_another_arm(our_prefix_only):
+    plan = launch_graph(robot="ur5e", model="models/wmp_arm_reach", **REAL)
+    with pytest.raises(graph.LaunchRefused) as refused:
+        graph.preflight(plan)
+    message = str(refused.value)
+    for words in ("models/wmp_arm_reach (from model:=)", "['base_yaw'", "robot 'ur5e'",
+                  "['shoulder_pan_joint'", "pass model:=", f"`model` of {plan.robot_config}",
+                  "BRING_YOUR_OWN_ARM.md"):
+        assert words in message, words
+
+
+def test_preflight_checks_the_robots_default_model(our_prefix_only):
+    """ur5e.yaml names no model until a UR5e one ships: the planner's default (reference arm)
+    is refused at launch, where before an operator found it only at configure."""
+    plan = launch_graph(robot="ur5e", **REAL)
+    if cfg.load(cfg.RobotConfig, plan.robot_config).model:
+        graph.check_model(plan)  # a shipped UR5e model: it fits
+        return
+    with pytest.raises(graph.LaunchRefused, match="from planner.model of config/planner.yaml"):
+        graph.preflight(plan)
+
+
+def test_preflight_refuses_a_missing_model_naming_where_it_came_from(our_prefix_only, tmp_path):
+    config = tmp_path / "arm.yaml"
+    config.write_text((ROOT / graph.ROBOTS_DIR / "wmp_arm.yaml").read_text().replace(
+        'model: ""', "model: models/not_trained_yet"))
+    with pytest.raises(graph.LaunchRefused, match=r"not_trained_yet.*`model` of .*arm\.yaml"):
+        graph.preflight(launch_graph(robot=str(config)))
+
+
+def test_preflight_refuses_a_missing_package_naming_the_way_around_it(our_prefix_only):
+    with pytest.raises(graph.LaunchRefused) as refused:
+        graph.preflight(launch_graph(**REAL))  # the reference arm: robot_state_publisher:=auto
+    message = str(refused.value)
+    for words in ("robot_state_publisher/robot_state_publisher", "robot_state_publisher:=false",
+                  "sudo apt install ros-$ROS_DISTRO-robot-state-publisher",
+                  "Nothing was started"):
+        assert words in message, words
+    with pytest.raises(graph.LaunchRefused, match="rviz2/rviz2.*use_rviz:=false"):
+        graph.preflight(launch_graph(use_rviz="true"))
+    graph.preflight(launch_graph(robot_state_publisher="false", **REAL))
+    graph.preflight(launch_graph())
+
+
+def test_preflight_finds_nothing_of_ours_without_an_install(tmp_path, monkeypatch):
+    pytest.importorskip("ament_index_python", reason="ament_index_python is not installed")
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(tmp_path))
+    with pytest.raises(graph.LaunchRefused, match="colcon build --packages-select"):
+        graph.preflight(launch_graph())
 
 
 def test_gazebo_graph_spawns_bridges_and_chains_controllers():
@@ -308,170 +430,6 @@ def test_wmp_run_maps_each_spec_like_the_launch_file():
             str(Path(f).resolve()) for f in plan.parameter_paths(spec)]
         assert remaps[2:] == [f"{a}:={b}" for a, b in spec.remappings]
         assert remaps[:2] == [f"__node:={spec.name}", "__ns:=/arm1"]
-
-
-# --------------------------------------------------------------------------------------------
-# A dry run of bringup.launch.py against recording stand-ins for launch and launch_ros
-
-
-class Recorded:
-    """Stands in for any launch / launch_ros class: remembers how it was constructed."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.args, self.kwargs = args, kwargs
-
-    def perform(self, context: Any) -> str:  # LaunchConfiguration
-        return context.values[self.args[0]]
-
-    @property
-    def node_name(self) -> str:
-        return self.kwargs.get("name", "")
-
-
-class StubModule(types.ModuleType):
-    def __getattr__(self, name: str) -> type:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        cls = type(name, (Recorded,), {})
-        setattr(self, name, cls)
-        return cls
-
-
-class Context:
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values = {a.name: a.default for a in graph.LAUNCH_ARGUMENTS} | values
-
-
-class Exited:
-    def __init__(self, returncode: int) -> None:
-        self.returncode = returncode
-
-
-OTHER_SHARE = "/opt/ros/jazzy/share"
-
-
-@pytest.fixture
-def bringup(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
-    """bringup.launch.py imported with stand-ins for launch, launch_ros, ament_index_python and
-    lifecycle_msgs. Not a substitute for ros2 launch: it checks this file's own logic."""
-    for name in ("launch", "launch.action", "launch.actions", "launch.event_handlers",
-                 "launch.events", "launch.events.process", "launch.launch_description_sources",
-                 "launch.substitutions", "launch_ros", "launch_ros.actions",
-                 "launch_ros.event_handlers", "launch_ros.events", "launch_ros.events.lifecycle",
-                 "launch_ros.parameter_descriptions", "lifecycle_msgs", "lifecycle_msgs.msg",
-                 "ament_index_python", "ament_index_python.packages"):
-        monkeypatch.setitem(sys.modules, name, StubModule(name))
-    sys.modules["lifecycle_msgs.msg"].Transition = types.SimpleNamespace(
-        TRANSITION_CONFIGURE=1, TRANSITION_ACTIVATE=3)
-    sys.modules["ament_index_python.packages"].get_package_share_directory = (
-        lambda package: str(ROOT) if package == graph.PACKAGE else f"{OTHER_SHARE}/{package}")
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # no __pycache__ in launch/
-    spec = importlib.util.spec_from_file_location("bringup_launch", BRINGUP)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def kind(action: Any) -> str:
-    return type(action).__name__
-
-
-def nodes_of(actions: list[Any]) -> dict[str, Recorded]:
-    return {a.kwargs["name"]: a for a in actions if kind(a) in ("Node", "LifecycleNode")}
-
-
-def check_node(action: Recorded, spec: graph.NodeSpec, namespace: str = "") -> None:
-    """The launch_ros Node for `spec`, mapped like supervisor.py maps it for `wmp run`."""
-    kw = action.kwargs
-    assert kind(action) == ("LifecycleNode" if spec.lifecycle else "Node")
-    assert (kw["package"], kw["executable"], kw["name"], kw["namespace"]) == (
-        spec.package, spec.executable, spec.name, namespace)
-    files = [str(ROOT / f) for f in spec.parameter_files]
-    assert kw["parameters"][:len(files)] == files
-    if spec.parameters:
-        params = kw["parameters"][len(files)]
-        assert set(params) == set(spec.parameters)
-        for name, value in spec.parameters.items():
-            if isinstance(value, str):  # kept a string, not re-read as YAML
-                assert kind(params[name]) == "ParameterValue"
-                assert params[name].args == (value,) and params[name].kwargs == {
-                    "value_type": str}
-            else:
-                assert params[name] == value
-    assert kw["remappings"] == list(spec.remappings)
-    assert kw["arguments"] == list(spec.arguments)
-
-
-def test_dry_run_declares_every_argument(bringup):
-    description = bringup.generate_launch_description()
-    entities = description.args[0]
-    declared = [e for e in entities if kind(e) == "DeclareLaunchArgument"]
-    assert [(d.args[0], d.kwargs["default_value"]) for d in declared] == [
-        (a.name, a.default) for a in graph.LAUNCH_ARGUMENTS]
-    for d, arg in zip(declared, graph.LAUNCH_ARGUMENTS):
-        assert d.kwargs["description"] == arg.description
-        assert d.kwargs["choices"] == (list(arg.choices) if arg.choices else None)
-    assert kind(entities[-1]) == "OpaqueFunction"
-    assert entities[-1].kwargs["function"] is bringup.launch_setup
-
-
-def test_dry_run_mujoco_starts_builds_nodes(bringup):
-    actions = bringup.launch_setup(Context({"namespace": "arm1"}))
-    plan = launch_graph(namespace="arm1")
-    started = nodes_of(actions)
-    assert list(started) == [n.name for n in plan.nodes]
-    for spec in plan.nodes:
-        check_node(started[spec.name], spec, "arm1")
-    assert not [a for a in actions if kind(a) in ("IncludeLaunchDescription",
-                                                  "RegisterEventHandler")]
-
-
-def test_dry_run_real_refuses_without_confirmation(bringup):
-    with pytest.raises(graph.LaunchRefused, match="confirm_real:=true"):
-        bringup.launch_setup(Context({"mode": "real"}))
-    actions = bringup.launch_setup(Context({**REAL, "robot": "ur5e.yaml",
-                                            "enclave": "/world_model_planner"}))
-    started = nodes_of(actions)
-    assert set(started) == {graph.PLANNER_NODE, graph.ROBOT_STATE_PUBLISHER}
-    assert started[graph.PLANNER_NODE].kwargs["ros_arguments"] == [
-        "--enclave", "/world_model_planner"]
-    assert started[graph.ROBOT_STATE_PUBLISHER].kwargs["ros_arguments"] == []
-
-
-def test_dry_run_gazebo_chains_spawn_controllers_and_planner(bringup):
-    actions = bringup.launch_setup(Context({"mode": "gazebo", "headless": "true"}))
-    plan = launch_graph(mode="gazebo", headless="true")
-    started = nodes_of(actions)
-    assert set(started) == {graph.PLANNER_NODE, graph.ROBOT_STATE_PUBLISHER,
-                            graph.GZ_SPAWN_NODE, graph.GZ_BRIDGE_NODE}
-    for spec in (*plan.nodes, plan.gazebo.spawn, plan.gazebo.bridge):
-        check_node(started[spec.name], spec)
-    include = next(a for a in actions if kind(a) == "IncludeLaunchDescription")
-    assert include.args[0].args[0] == f"{OTHER_SHARE}/ros_gz_sim/launch/gz_sim.launch.py"
-    assert include.kwargs["launch_arguments"] == list(plan.gazebo.launch_arguments)
-
-    handlers = [a.args[0] for a in actions if kind(a) == "RegisterEventHandler"]
-    exits = [h for h in handlers if kind(h) == "OnProcessExit"]
-    # spawn -> joint_state_broadcaster -> command controller -> configure the planner
-    step = started[graph.GZ_SPAWN_NODE]
-    for spec in plan.gazebo.spawners:
-        handler = next(h for h in exits if h.kwargs["target_action"] is step)
-        failed = handler.kwargs["on_exit"](Exited(1), None)
-        assert [kind(a) for a in failed] == ["LogInfo"]
-        (step,) = handler.kwargs["on_exit"](Exited(0), None)
-        check_node(step, spec)
-    handler = next(h for h in exits if h.kwargs["target_action"] is step)
-    (configure,) = handler.kwargs["on_exit"](Exited(0), None)
-    event = configure.kwargs["event"]
-    assert kind(event) == "ChangeState" and event.kwargs["transition_id"] == 1
-    planner = started[graph.PLANNER_NODE]
-    assert event.kwargs["lifecycle_node_matcher"].args == (planner,)
-    (transition,) = [h for h in handlers if kind(h) == "OnStateTransition"]
-    assert transition.kwargs["target_lifecycle_node"] is planner
-    assert (transition.kwargs["start_state"], transition.kwargs["goal_state"]) == (
-        "configuring", "inactive")
-    (activate,) = transition.kwargs["entities"]
-    assert activate.kwargs["event"].kwargs["transition_id"] == 3
 
 
 # --------------------------------------------------------------------------------------------

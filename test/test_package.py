@@ -110,5 +110,5 @@ def test_readme_opens_with_the_two_commands():
 def test_code_passes_flake8():
     pytest.importorskip("flake8", reason="flake8 is not installed (pip install '.[dev]')")
     proc = subprocess.run([sys.executable, "-m", "flake8", "world_model_planner", "test",
-                           "bench", "launch"], cwd=ROOT, capture_output=True, text=True)
+                           "bench", "launch", "tools"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -27,7 +27,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .core.config import RobotConfig
 
 PACKAGE = "world_model_planner"
 MODES = ("mujoco", "gazebo", "real")
@@ -163,6 +166,8 @@ RVIZ_NODE = "rviz2"
 # gave up earlier would leave the arm without controllers.
 SPAWNER_TIMEOUT_S = 120
 BOOLEANS = ("true", "false")
+# "auto": decided by the robot config (controllers.active, driver.publishes_description).
+AUTO = "auto"
 # xacro arguments of description/wmp_arm.urdf.xacro that make it a Gazebo robot.
 XACRO_SIM_GAZEBO = "sim_gazebo"
 XACRO_CONTROLLERS_FILE = "controllers_file"
@@ -188,13 +193,19 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
                    "(ros_gz + gz_ros2_control) or a physical arm behind its own driver", MODES),
     LaunchArgument("robot", DEFAULT_ROBOT_FILE, f"robot config: a file name in {ROBOTS_DIR}/ "
                    "(wmp_arm.yaml, ur5e.yaml, fr3.yaml) or a path to your own"),
-    LaunchArgument("model", "", "model folder (ONNX files + meta.json); empty: the "
-                   "planner.yaml default"),
-    LaunchArgument("command_interface", "position", "position: Float64MultiArray to the "
-                   "position controller; trajectory: JointTrajectory to the trajectory "
-                   "controller (prefer trajectory on a physical arm)", COMMAND_INTERFACES),
-    LaunchArgument("namespace", "", "ROS namespace of our nodes (mujoco and real modes; Gazebo's "
-                   "controller manager runs in the root namespace)"),
+    LaunchArgument("model", "", "model folder (ONNX files + meta.json) trained on the robot; "
+                   "empty: the robot config's `model`, else planner.model of "
+                   f"{PLANNER_PARAMS}. A model trained on other joints is refused at launch"),
+    LaunchArgument("command_interface", AUTO, "position: Float64MultiArray to the robot config's "
+                   "position controller; trajectory: JointTrajectory to its trajectory "
+                   "controller; auto: the one the robot config says the arm's driver activates "
+                   "(controllers.active)", (AUTO, *COMMAND_INTERFACES)),
+    LaunchArgument("namespace", "", "ROS namespace of our nodes. Every topic of theirs is "
+                   "relative, so it moves too: in mode:=real the planner then reads "
+                   "<namespace>/joint_states and the camera there and commands "
+                   "<namespace>/<controller>/..., so the arm's driver and camera must run in the "
+                   "same namespace (ur_robot_driver and franka_bringup use the root namespace). "
+                   "Refused with mode:=gazebo (gz_ros2_control runs in the root namespace)"),
     LaunchArgument("use_rviz", "false", f"start RViz with {RVIZ_CONFIG}", BOOLEANS),
     LaunchArgument("headless", "false", "no windows: Gazebo runs server-only with headless "
                    "rendering, and RViz is not started", BOOLEANS),
@@ -202,9 +213,10 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
                    "start unless this is true", BOOLEANS),
     LaunchArgument("enclave", "", "SROS2 security enclave of our nodes (passed as --enclave), "
                    "e.g. /world_model_planner; empty: no enclave (see docs/SIM_TO_REAL.md)"),
-    LaunchArgument("robot_state_publisher", "true", "real mode: publish robot_description and TF "
-                   "from the robot config's URDF; false when the arm's driver already does "
-                   "(ur_robot_driver and franka_bringup do)", BOOLEANS),
+    LaunchArgument("robot_state_publisher", AUTO, "real mode: publish robot_description and TF "
+                   "from the robot config's URDF; auto: only if the robot config says its driver "
+                   "does not (driver.publishes_description; ur_robot_driver and franka_bringup "
+                   "do)", (AUTO, *BOOLEANS)),
 )
 
 REAL_REFUSAL = ("mode:=real commands a physical arm and will not start without "
@@ -221,13 +233,13 @@ class LaunchOptions:
     mode: str = "mujoco"
     robot: str = DEFAULT_ROBOT_FILE
     model: str = ""
-    command_interface: str = "position"
+    command_interface: str = AUTO
     namespace: str = ""
     use_rviz: bool = False
     headless: bool = False
     confirm_real: bool = False
     enclave: str = ""
-    robot_state_publisher: bool = True
+    robot_state_publisher: bool | None = None  # None: auto
 
     @classmethod
     def from_arguments(cls, values: Mapping[str, str]) -> LaunchOptions:
@@ -242,7 +254,12 @@ class LaunchOptions:
             value = str(values.get(arg.name, arg.default)).strip()
             if arg.choices and value not in arg.choices:
                 raise LaunchRefused(f"{arg.name}:={value} is not one of {', '.join(arg.choices)}")
-            kwargs[arg.name] = value == "true" if arg.choices == BOOLEANS else value
+            if arg.choices == BOOLEANS:
+                kwargs[arg.name] = value == "true"
+            elif arg.choices == (AUTO, *BOOLEANS):
+                kwargs[arg.name] = None if value == AUTO else value == "true"
+            else:
+                kwargs[arg.name] = value
         options = cls(**kwargs)
         if options.enclave and not options.enclave.startswith("/"):
             raise LaunchRefused(f"enclave:={options.enclave}: SROS2 enclaves are absolute paths "
@@ -271,6 +288,15 @@ class GazeboGraph:
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    """The model the planner will load and which setting chose it (for messages)."""
+
+    path: str  # as given: absolute, or relative to the working folder or the share folder
+    source: str  # "model:=", "`model` of <robot config>" or "planner.model of config/planner.yaml"
+    passed: bool  # given to the planner as a parameter (else planner.yaml's value applies)
+
+
+@dataclass(frozen=True)
 class LaunchGraph:
     """What bringup.launch.py starts for one set of launch arguments."""
 
@@ -278,6 +304,8 @@ class LaunchGraph:
     share: Path
     robot_config: Path
     nodes: tuple[NodeSpec, ...]  # build()'s graph, started at once
+    command_interface: str  # options.command_interface with auto resolved
+    model: ModelChoice
     extra: tuple[NodeSpec, ...] = ()  # RViz (and what it needs), started at once
     gazebo: GazeboGraph | None = None
     # Gazebo: the launch file configures and activates the planner once its command controller is
@@ -304,8 +332,8 @@ class LaunchGraph:
     def summary(self) -> str:
         """One line for the launch log: what runs, so a wrong mode or robot shows at once."""
         names = ", ".join(n.name for n in self.all_nodes())
-        return (f"{PACKAGE}: mode {self.options.mode}, robot {self.robot_config}, "
-                f"command_interface {self.options.command_interface}: {names}")
+        return (f"{PACKAGE}: mode {self.options.mode}, robot {self.robot_config}, model "
+                f"{self.model.path}, command_interface {self.command_interface}: {names}")
 
 
 def robot_config_path(robot: str, share: str | os.PathLike[str]) -> Path:
@@ -435,7 +463,8 @@ def launch_graph(arguments: Mapping[str, str], share: str | os.PathLike[str]) ->
     """The graph of bringup.launch.py for `arguments` (launch argument name -> string value).
 
     Raises LaunchRefused, with the reason, for what must not start: mode:=real without
-    confirm_real:=true, a namespace in Gazebo, a robot Gazebo cannot drive, an unknown robot."""
+    confirm_real:=true, a namespace in Gazebo, a robot Gazebo cannot drive, an unknown robot.
+    What needs the installed system (the model's files, other packages) is preflight()'s."""
     from .core.config import ConfigError, RobotConfig, load
 
     options = LaunchOptions.from_arguments(arguments)
@@ -453,23 +482,26 @@ def launch_graph(arguments: Mapping[str, str], share: str | os.PathLike[str]) ->
         raise LaunchRefused(str(exc)) from exc
     urdf = share_file(robot.description, share, kind="URDF")
     controllers = (robot.controllers.position, robot.controllers.trajectory)
-    notes: list[str] = []
+    interface = (robot.controllers.active if options.command_interface == AUTO
+                 else options.command_interface)
+    model = model_choice(options, robot, robot_path, share)
     description = None
     gazebo = None
     if options.mode == "gazebo":
         source = gazebo_description_source(urdf)
         description = expand_description(source, gazebo_xacro_arguments(share))
         check_gazebo_description(description, robot.name, source)
-        controller = command_controller(options.command_interface, controllers)
+        controller = command_controller(interface, controllers)
         _check_controller_joints(share / CONTROLLERS, controller, description, source)
         gazebo = gazebo_graph(share, robot.name, controller, options.headless)
-    elif options.mode == "real" and options.robot_state_publisher:
+    elif options.mode == "real" and real_robot_state_publisher(options, robot):
         description = expand_description(urdf)
-    nodes = build(options.mode, robot=str(robot_path), model=options.model,
-                  command_interface=options.command_interface, robot_controllers=controllers,
+    nodes = build(options.mode, robot=str(robot_path), model=model.path if model.passed else "",
+                  command_interface=interface, robot_controllers=controllers,
                   robot_description=description)
     sim_time = options.mode != "real"
     extra: list[NodeSpec] = []
+    notes: list[str] = []
     if options.use_rviz and options.headless:
         notes.append("use_rviz:=true ignored: headless:=true opens no windows")
     elif options.use_rviz:
@@ -478,11 +510,159 @@ def launch_graph(arguments: Mapping[str, str], share: str | os.PathLike[str]) ->
             extra.append(robot_state_publisher(expand_description(urdf), sim_time))
         extra.append(rviz(share, robot.base_frame, sim_time))
     if options.mode == "real":
-        notes.append("real mode: the planner waits unconfigured; when ready run 'ros2 lifecycle "
-                     f"set {_node_path(options.namespace, PLANNER_NODE)} configure' then "
-                     "'... activate'")
-    return LaunchGraph(options, share, robot_path, tuple(nodes), tuple(extra), gazebo,
-                       activate_planner=options.mode == "gazebo", notes=tuple(notes))
+        notes += real_mode_notes(options, robot, interface)
+    return LaunchGraph(options, share, robot_path, tuple(nodes), interface, model, tuple(extra),
+                       gazebo, activate_planner=options.mode == "gazebo", notes=tuple(notes))
+
+
+def real_robot_state_publisher(options: LaunchOptions, robot: RobotConfig) -> bool:
+    """robot_state_publisher:= in mode:=real; auto: only where the arm's driver runs none."""
+    if options.robot_state_publisher is None:
+        return not robot.driver.publishes_description
+    return options.robot_state_publisher
+
+
+def model_choice(options: LaunchOptions, robot: RobotConfig, robot_path: Path,
+                 share: Path) -> ModelChoice:
+    """model:=, else the robot config's `model`, else planner.model of config/planner.yaml."""
+    if options.model:
+        return ModelChoice(options.model, "model:=", passed=True)
+    if robot.model:
+        return ModelChoice(robot.model, f"`model` of {robot_path}", passed=True)
+    from .core.config import PlannerNodeConfig, load
+
+    planner = load(PlannerNodeConfig, share / PLANNER_PARAMS, node=PLANNER_NODE)
+    return ModelChoice(planner.planner.model, f"planner.model of {PLANNER_PARAMS}",
+                       passed=False)
+
+
+def real_mode_notes(options: LaunchOptions, robot: RobotConfig, interface: str) -> list[str]:
+    """What an operator must know before activating: lifecycle, namespace, inactive controller."""
+    planner = _node_path(options.namespace, PLANNER_NODE)
+    notes = [f"real mode: the planner waits unconfigured; when ready run 'ros2 lifecycle set "
+             f"{planner} configure' then '... activate'"]
+    controller = command_controller(interface, (robot.controllers.position,
+                                                robot.controllers.trajectory))
+    topic = f"{controller}/{'commands' if interface == 'position' else 'joint_trajectory'}"
+    if options.namespace.strip("/"):
+        notes.append(
+            f"namespace:={options.namespace}: the planner reads "
+            f"{_node_path(options.namespace, JOINT_STATES)} and "
+            f"{_node_path(options.namespace, CAMERA_IMAGE)} and commands "
+            f"{_node_path(options.namespace, topic)}; the arm's driver and camera must run in "
+            "that namespace too, or the planner hears nothing and commands nothing")
+    if interface != robot.controllers.active:
+        active = command_controller(robot.controllers.active, (robot.controllers.position,
+                                                               robot.controllers.trajectory))
+        notes.append(
+            f"command_interface:={interface} commands {controller}, but robot '{robot.name}' "
+            f"says its driver activates {active} (controllers.active): switch before activating "
+            f"the planner: 'ros2 control switch_controllers --activate {controller} "
+            f"--deactivate {active}'")
+    return notes
+
+
+def preflight(plan: LaunchGraph) -> None:
+    """Refuses, before anything starts, a graph that would fail once running: a model trained on
+    other joints than the robot's, or a node or launch file whose package is not installed. (ros2
+    launch itself finds a missing package only when it reaches that node, after starting the
+    ones before it, and then exits leaving those running.)"""
+    check_model(plan)
+    missing = missing_installs(plan)
+    if missing:
+        packages = sorted({m[0] for m in missing if m[0] != PACKAGE})
+        install = (" Install: sudo apt install " + " ".join(
+            f"ros-$ROS_DISTRO-{p.replace('_', '-')}" for p in packages) + "." if packages else "")
+        raise LaunchRefused(
+            f"mode:={plan.options.mode} needs what is not installed (searched AMENT_PREFIX_PATH="
+            f"{os.environ.get('AMENT_PREFIX_PATH', '')}): " + "; ".join(m[1] for m in missing)
+            + "." + install + " Nothing was started.")
+
+
+def check_model(plan: LaunchGraph) -> None:
+    """The model exists and was trained on the robot's joints (same names, same order)."""
+    from .core.config import RobotConfig, load
+    from .core.robot import Robot, RobotDescription
+    from .core.runtime import ModelError, read_meta
+
+    choice = plan.model
+    fix = (f"pass model:=<a model folder trained on this arm> or name one in `model` of "
+           f"{plan.robot_config}; docs/BRING_YOUR_OWN_ARM.md shows how to record, train and "
+           "export one")
+    try:
+        folder = share_file(choice.path, plan.share, kind="model folder")
+        meta = read_meta(folder)
+    except (LaunchRefused, ModelError) as exc:
+        raise LaunchRefused(f"{exc} (the model from {choice.source}): {fix}") from exc
+    config = load(RobotConfig, plan.robot_config)
+    urdf = share_file(config.description, plan.share, kind="URDF")
+    robot = Robot(config, RobotDescription.from_file(urdf), str(plan.robot_config))
+    if list(meta["joint_names"]) != list(robot.joint_names):
+        raise LaunchRefused(
+            f"model {folder} (from {choice.source}) was trained on the joints "
+            f"{list(meta['joint_names'])}, but robot '{robot.name}' ({plan.robot_config}) has "
+            f"{list(robot.joint_names)}: the planner would refuse it at configure. To fix: {fix}")
+
+
+def missing_installs(plan: LaunchGraph) -> list[tuple[str, str]]:
+    """(package, what is missing and how else to do without it) for each node executable
+    (<prefix>/lib/<package>/<executable>, where launch_ros looks) and launch file not found."""
+    from ament_index_python.packages import (PackageNotFoundError, get_package_prefix,
+                                             get_package_share_directory)
+
+    missing = []
+    for spec in plan.all_nodes():
+        try:
+            path = Path(get_package_prefix(spec.package)) / "lib" / spec.package / spec.executable
+            found = path.is_file() and os.access(path, os.X_OK)
+        except PackageNotFoundError:
+            found = False
+        if not found:
+            missing.append((spec.package, f"{spec.package}/{spec.executable} (node "
+                                          f"'{spec.name}'{_without(plan, spec)})"))
+    if plan.gazebo is not None:
+        try:
+            found = (Path(get_package_share_directory(plan.gazebo.package))
+                     / plan.gazebo.launch_file).is_file()
+        except PackageNotFoundError:
+            found = False
+        if not found:
+            missing.append((plan.gazebo.package, f"{plan.gazebo.package}'s "
+                                                 f"{plan.gazebo.launch_file} (Gazebo)"))
+        for package, what in gazebo_plugin_packages(plan):
+            try:
+                get_package_prefix(package)
+            except PackageNotFoundError:
+                missing.append((package, f"{package} ({what})"))
+    return missing
+
+
+def gazebo_plugin_packages(plan: LaunchGraph) -> list[tuple[str, str]]:
+    """Packages Gazebo mode loads as plugins, not nodes: gz_ros2_control (named in the URDF)
+    and the package of each spawned controller's type in config/controllers.yaml."""
+    import yaml
+
+    plugin = GZ_ROS2_CONTROL_PLUGIN.split("/")[0]
+    needed = [(plugin, "the Gazebo system that runs the controller manager")]
+    data = yaml.safe_load((plan.share / CONTROLLERS).read_text(encoding="utf-8")) or {}
+    manager = data.get("controller_manager", {}).get("ros__parameters", {})
+    for spawner in plan.gazebo.spawners if plan.gazebo else ():
+        kind = manager.get(spawner.arguments[0], {}).get("type", "")
+        if kind:
+            needed.append((kind.split("/")[0], f"controller type of {spawner.arguments[0]}"))
+    return needed
+
+
+def _without(plan: LaunchGraph, spec: NodeSpec) -> str:
+    """How to launch without `spec`, where an argument asked for it."""
+    if spec.ours:
+        return f"; build and source the workspace: colcon build --packages-select {PACKAGE}"
+    if spec in plan.extra:
+        return "; or use_rviz:=false"
+    if spec.name == ROBOT_STATE_PUBLISHER and plan.options.mode == "real":
+        return "; or robot_state_publisher:=false where the arm's driver publishes " \
+               "robot_description"
+    return ""
 
 
 def _check_controller_joints(controllers_file: Path, controller: str, description: str,

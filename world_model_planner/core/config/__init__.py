@@ -25,7 +25,7 @@ from .model import (HardenConfig, LossWeights, ModelConfig, OptimConfig,  # noqa
 from .planning import (PLANNER_NODE, CostWeights, EvalConfig, OptimizerConfig,  # noqa: F401
                        PlannerConfig, PlannerNodeConfig, PushCostConfig, SurpriseConfig,
                        WatchdogConfig)
-from .robot import ControllerNames, RobotConfig  # noqa: F401
+from .robot import ControllerNames, DriverConfig, RobotConfig  # noqa: F401
 from .schema import (ROS_PARAMETERS, ConfigError, doc_of, flatten, from_dict,  # noqa: F401
                      leaves, load, load_yaml, node_parameters, param, to_dict, unflatten)
 from .sim import (SIM_NODE, CameraOffsetPerturbation, ColourPerturbation,  # noqa: F401

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from .schema import param
 
@@ -26,6 +27,19 @@ class ControllerNames:
                           "ros2_control controller taking Float64MultiArray position commands")
     trajectory: str = param("joint_trajectory_controller",
                             "ros2_control controller taking JointTrajectory commands")
+    active: Literal["position", "trajectory"] = param(
+        "position", "which of the two the arm's driver activates at start-up (the other may be "
+        "loaded inactive, as ur_robot_driver loads forward_position_controller): what "
+        "command_interface:=auto commands")
+
+
+@dataclasses.dataclass(frozen=True)
+class DriverConfig:
+    """What the arm's own driver does (mode:=real), so the launch starts nothing beside it."""
+
+    publishes_description: bool = param(
+        False, "the driver runs its own robot_state_publisher (robot_description and TF), as "
+        "ur_robot_driver and franka_bringup do: robot_state_publisher:=auto then starts none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,3 +66,7 @@ class RobotConfig:
         "instead of pulling it back (like joint_trajectory_controller's path tolerance); 0: never",
         ge=0.0)
     controllers: ControllerNames = param(ControllerNames(), "ros2_control controller names")
+    driver: DriverConfig = param(DriverConfig(), "what the arm's own driver does (mode:=real)")
+    model: str = param("", "model folder trained on this arm (ONNX files + meta.json, relative "
+                       "to the package share), loaded when the launch gets no model:=; empty: "
+                       "planner.model of config/planner.yaml")
