@@ -335,7 +335,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.objective:
         train_cfg = dataclasses.replace(train_cfg, objective=args.objective)
     overrides = {key: getattr(args, key) for key in ("steps", "seed", "batch_size", "eval_every",
-                                                     "init_from", "horizon", "learning_rate")}
+                                                     "init_from", "horizon", "learning_rate",
+                                                     "threads")}
     optim = dataclasses.replace(train_cfg.optim,
                                 **{k: v for k, v in overrides.items() if v is not None})
     train_cfg = cfg.from_dict(cfg.TrainConfig, cfg.to_dict(dataclasses.replace(
@@ -587,6 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override optim.horizon (imagined steps per training sequence)")
     p.add_argument("--learning-rate", type=float, default=None,
                    help="override optim.learning_rate")
+    p.add_argument("--threads", type=int, default=None,
+                   help="override optim.threads (1 is fastest on a busy machine: threads of one "
+                        "process waiting for each other on shared cores lose most of the time)")
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
     p.add_argument("--init-from", default=None,
                    help="start from this training folder's weights (stage 1 then runs "
