@@ -503,11 +503,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # bench
 
 
+def _bench_push(args: argparse.Namespace, planner: Any, simulation: Any) -> int:
+    """The push step beside the reach step (--model names the push model)."""
+    import dataclasses
+
+    from .benchmarks.push import run
+    from .core.config import PlannerConfig
+    from .core.eval_run import PUSH_MODEL
+
+    push = dataclasses.replace(planner, model=args.model or PUSH_MODEL)
+    reach = dataclasses.replace(planner, model=PlannerConfig().model)
+    result = run(reach, push, simulation, steps=min(args.steps, 100))
+    if args.json:
+        _emit_json(result)
+    else:
+        print(f"push step p50 {result['push_p50_ms']:.1f} ms (p99 {result['push_p99_ms']:.1f}), "
+              f"reach step {result['reach_p50_ms']:.1f} ms in the same run: "
+              f"{result['push_over_reach']:.2f}x; ONNX Runtime "
+              f"{result['push_ort_over_torch']:.2f}x torch eager; "
+              f"{100 * result['push_peak_fraction']:.0f}% of the matmul peak", file=sys.stderr)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .benchmarks.planner import run
 
     planner = _planner_config(args)
     simulation = _simulation_config(args.sim_config)
+    if args.task == "push":
+        return _bench_push(args, planner, simulation)
     result = run(planner, simulation, steps=args.steps, memory_plans=args.plans)
     if args.json:
         _emit_json(result)
@@ -734,6 +758,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="planner latency, throughput, efficiency and memory")
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     p.add_argument("--providers", default=None, help="ONNX Runtime providers (auto, cuda, ...)")
+    p.add_argument("--task", choices=("reach", "push"), default="reach",
+                   help="push: time the push step beside the reach step in one run")
     p.add_argument("--steps", type=int, default=200, help="control steps timed")
     p.add_argument("--plans", type=int, default=1000, help="plans for the memory check")
     p.add_argument("--planner-config", default="config/planner.yaml")
