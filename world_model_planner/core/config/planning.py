@@ -53,7 +53,7 @@ class PushCostConfig:
                                ge=0.0)
     object_yaw: float = param(0.0, "imagined object turn away from the goal's, 1 - cos of the "
                               "angle (for objects whose orientation matters)", ge=0.0)
-    approach: float = param(4.0, "tool distance to the point where a push towards the goal "
+    approach: float = param(20.0, "tool distance to the point where a push towards the goal "
                             "starts (per m)", ge=0.0)
     latent_goal: float = param(0.0, "squared latent distance to the goal image's latent (it "
                                "also holds the arm's pose in the goal image)", ge=0.0)
@@ -63,6 +63,10 @@ class PushCostConfig:
     approach_fade: float = param(0.04, "the approach term fades out as the imagined object "
                                  "comes this close to the goal (m), so a placed object is left "
                                  "alone", gt=0.0)
+    settle: float = param(1.0, "squared action (per bound^2) in the imagined steps where the "
+                          "object is within approach_fade of the goal: once it is placed, the "
+                          "arm stops instead of wandering into states the model has not seen",
+                          ge=0.0)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -74,7 +74,7 @@ class PlanningCost:
         terms: dict[str, np.ndarray] = {}
         latent_weight = w.latent_goal
         if goal.kind == "push":
-            terms.update(self.push_terms(rollout, tool, goal))
+            terms.update(self.push_terms(rollout, tool, goal, actions))
             latent_weight = self.push.latent_goal
         else:
             assert goal.tool_position is not None
@@ -100,10 +100,11 @@ class PlanningCost:
             total += value
         return total, terms
 
-    def push_terms(self, rollout: Rollout, tool: np.ndarray, goal: Goal
-                   ) -> dict[str, np.ndarray]:
-        """Object distance and turn to the goal, and the tool's distance to where a push towards
-        the goal starts (behind the imagined object, on the line through the goal)."""
+    def push_terms(self, rollout: Rollout, tool: np.ndarray, goal: Goal,
+                   actions: np.ndarray) -> dict[str, np.ndarray]:
+        """Object distance and turn to the goal, the tool's distance to where a push towards
+        the goal starts (behind the imagined object, on the line through the goal), and, once
+        the object is placed, the arm's motion."""
         if rollout.object is None or goal.object is None:
             raise ValueError("a push goal needs a push model (meta.json task: push) with an "
                              "object head, and a goal object")
@@ -122,4 +123,7 @@ class PlanningCost:
         gap = np.concatenate([tool[..., :2] - start, tool[..., 2:3] - p.tool_height], axis=-1)
         fade = np.minimum(distance / p.approach_fade, 1.0)
         terms["approach"] = p.approach * ((fade * np.linalg.norm(gap, axis=-1)) @ sw)
+        if p.settle > 0:
+            motion = np.sum((actions / self.bound) ** 2, axis=-1)
+            terms["settle"] = p.settle * (((1.0 - fade) * motion) @ sw)
         return terms
