@@ -33,6 +33,7 @@ import pytest
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed (pip install "
                             "'world_model_planner[ros]'); the recorder needs it")
 
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.serialization import serialize_message  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray, String  # noqa: E402
@@ -52,7 +53,6 @@ from world_model_planner.nodes.recorder_node import (TOPICS, McapRecorder,  # no
 
 JOINTS = ("base_yaw", "shoulder_pitch", "elbow_pitch", "wrist_pitch")
 TYPES = {topic: msg_class for topic, msg_class, _qos in TOPICS}
-_domains = itertools.count()
 
 
 def read_back(files: list[Path]) -> tuple[dict[str, int], list[Any]]:
@@ -345,6 +345,7 @@ def test_a_recording_holds_exactly_what_was_published(start_node, probe, tmp_pat
            graph.TASK_GOAL_IMAGE: m.LATCHED_QOS, graph.TASK_GOAL_JOINTS: m.LATCHED_QOS}
     pubs = {topic: node.create_publisher(TYPES[topic], topic, qos.get(topic, m.RELIABLE_QOS))
             for topic in TYPES}
+    reports = probe.collect(DiagnosticArray, graph.DIAGNOSTICS, 10)
     # Wait until the recorder's side has matched every publisher, or the first messages of a
     # volatile topic would be sent before anyone on the other side listens.
     recorder.wait_for(lambda: len(matched_topics(recorder)) == len(TYPES), "match of all topics")
@@ -372,8 +373,17 @@ def test_a_recording_holds_exactly_what_was_published(start_node, probe, tmp_pat
                     pubs[topic].publish(samples[topic])
             elif i < count:
                 pubs[topic].publish(samples[topic])
-        time.sleep(0.02)
-    time.sleep(1.0)
+        time.sleep(0.02)  # pacing, as a driver publishes
+    wanted = {f"messages /{topic}": str(n) for topic, n in plan.items()}
+
+    def recorded() -> dict[str, str]:
+        for _, array in reversed(reports):
+            for status in array.status:
+                if status.name.endswith(": recorder"):
+                    return {kv.key: kv.value for kv in status.values if kv.key in wanted}
+        return {}
+    probe.spin_until(lambda: recorded() == wanted, 60, "the recorder's diagnostics to count "
+                     "every message published")
     assert recorder.stop() == 0, recorder.output
     files = sorted(tmp_path.glob("test_*.mcap"))
     assert len(files) == 1, recorder.output
