@@ -13,7 +13,8 @@
 # limitations under the License.
 """The control loop every commanding node calls: one place for the order of decisions per tick.
 
-Per tick, in this order: a clock that jumped or stood still skips the cycle; an engaged e-stop
+Per tick, in this order: a clock that jumped, stood still or went back skips the cycle (the
+first tick after activation runs: a driver in lockstep waits for its answer); an engaged e-stop
 holds; stale camera or joint data (watchdog) holds; no goal holds; otherwise one MPC step
 (core.planning.controller), whose surprise monitor may re-ground or hold and which restarts
 control where the arm is when something else moved it (resync). Every hold goes through one
@@ -47,6 +48,7 @@ from .safety import (RESYNC, SURPRISE_CAMERA, SURPRISE_HOLD, SURPRISE_REGROUND, 
                      ControlClock, EStopLatch, SafetyCounters, SurpriseThresholds, Watchdog)
 
 WINDOW = 200  # samples kept for rate and latency statistics
+STAMP_TOLERANCE = 1e-3  # s: a joint state this much older than a frame is still "of" the frame
 
 # Decisions of ticks that did not plan (StepResult.decision covers the ones that did).
 SKIPPED = "skipped"
@@ -74,17 +76,30 @@ class Tick:
     held: bool
     step: StepResult | None = None
     warning: str = ""  # say this in the node's log (throttled): why control did something odd
+    stamp: float = math.nan  # the frame a planning step answered (its header stamp)
+
+    def describe(self) -> str:
+        """One line for a debug log: which frame, what was decided, the monitor's scores."""
+        text = f"frame {self.stamp:.3f}: {self.decision}"
+        if self.step is not None:
+            text += (f" (surprise {self.step.surprise:.2f}, joints-only "
+                     f"{self.step.proprio_surprise:.2f}, tracking "
+                     f"{self.step.tracking_surprise:.2f})")
+        return text
 
 
 @dataclass
 class LoopStats:
     """What the loop reports in diagnostics besides the safety counters."""
 
-    ticks: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))  # wall times
+    # Tick times on the loop's own clock (sim time in simulation): the rate the arm sees.
+    ticks: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     plan_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     image_to_command: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     decisions: Counter[str] = field(default_factory=Counter)  # planning steps by decision
     steps: int = 0  # planning steps (ticks that ran the MPC)
+    frames: int = 0  # camera frames received (active or not)
+    joint_states: int = 0  # joint states received
 
 
 def command_limits(robot: Robot, velocity_scale: float = 0.0) -> CommandLimits:
@@ -119,6 +134,8 @@ class ControlLoop:
         self._image_age = 0.0  # frame age on arrival (node clock): transport
         self._image_arrival = 0.0  # wall time of arrival: planning, queueing
         self._joints: tuple[np.ndarray, np.ndarray] | None = None
+        self._joint_stamp = math.nan
+        self._waiting_since: float | None = None  # a due tick waits for its frame's joints
 
     @property
     def measured_joints(self) -> np.ndarray | None:
@@ -133,6 +150,7 @@ class ControlLoop:
         self.watchdog.reset()
         self.clock.reset()
         self.schedule.reset()
+        self._waiting_since = None
         self.active = True
 
     def deactivate(self, reason: str) -> np.ndarray | None:
@@ -144,28 +162,66 @@ class ControlLoop:
 
     def on_image(self, image: np.ndarray, stamp: float, now: float) -> Tick | None:
         """A camera frame (uint8 RGB, any size) taken at `stamp`, arriving at `now`; the tick
-        it runs, if the schedule says this frame serves one."""
+        it runs, if the schedule says this frame serves one and its joint state is here.
+
+        The model was trained on a frame and the joint state of the same instant. A frame can
+        be handled before the joint state sent with it (the executor's order, a loaded
+        machine): the arm is then mid-step in the old state, and the monitor saw a world that
+        changed. Such a tick waits for a joint state stamped at or after the frame, for at most
+        a quarter period (on_joints and on_timer run it)."""
         h, w = self.controller.model.image_hw
         self._image = fit_image(image, h, w)
         self._image_stamp = float(stamp)
         self._image_age = max(0.0, now - stamp) if math.isfinite(now - stamp) else 0.0
         self._image_arrival = self._wall()
         self.watchdog.feed_camera(now)
-        if self.active and self.schedule.on_frame(now):
-            return self.tick(now)
-        return None
+        self.stats.frames += 1
+        if not (self.active and self.schedule.on_frame(now)):
+            return None
+        if self._joints_behind():
+            self._waiting_since = now
+            return None
+        return self.tick(now)
 
-    def on_joints(self, qpos: np.ndarray, qvel: np.ndarray | None, now: float) -> None:
-        """A joint state (robot joint order) arriving at `now`."""
+    def on_joints(self, qpos: np.ndarray, qvel: np.ndarray | None, now: float,
+                  stamp: float = math.nan) -> Tick | None:
+        """A joint state (robot joint order) taken at `stamp`, arriving at `now`; the tick it
+        runs if a frame was waiting for it."""
         q = np.asarray(qpos, dtype=np.float64)
         self._joints = (q, np.zeros_like(q) if qvel is None else np.asarray(qvel, np.float64))
+        self._joint_stamp = float(stamp)
         self.watchdog.feed_joint_states(now)
+        self.stats.joint_states += 1
+        return self._run_waiting(now)
 
     def on_timer(self, now: float) -> Tick | None:
-        """The control timer fired; the tick it runs, if no frame served this one."""
+        """The control timer fired; the tick it runs, if no frame served this one (or a frame's
+        joint state is overdue)."""
+        if self._waiting_since is not None:
+            return self._run_waiting(now)
         if self.active and self.schedule.on_timer(now):
             return self.tick(now)
         return None
+
+    def _joints_behind(self) -> bool:
+        """Whether no joint state came yet, or the newest was taken before the current frame
+        (stamps that are not set, 0 or NaN, are not compared)."""
+        if self._joints is None:
+            return True
+        frame, joints = self._image_stamp, self._joint_stamp
+        if not (math.isfinite(frame) and math.isfinite(joints) and frame > 0 and joints > 0):
+            return False
+        return joints < frame - STAMP_TOLERANCE
+
+    def _run_waiting(self, now: float) -> Tick | None:
+        since = self._waiting_since
+        if since is None or not self.active:
+            return None
+        overdue = not math.isfinite(now - since) or now - since >= self.schedule.late
+        if self._joints_behind() and not overdue:
+            return None
+        self._waiting_since = None
+        return self.tick(now)
 
     def set_estop(self, value: object) -> str:
         """Apply an e-stop message; 'engaged' / 'released' on a change, '' otherwise. A release
@@ -213,10 +269,12 @@ class ControlLoop:
 
     def tick(self, now: float) -> Tick:
         """One control cycle at `now`; see the module docstring for the order of decisions."""
-        if self.clock.tick(now) is None:
+        first = not self.clock.started  # nothing to measure from, but nothing wrong either
+        if self.clock.tick(now) is None and not (first and math.isfinite(now)):
             self.counters.skipped_cycles += 1
+            self.stats.ticks.clear()  # the rate is measured on one unbroken clock
             return Tick(None, SKIPPED, held=False)
-        self.stats.ticks.append(self._wall())
+        self.stats.ticks.append(now)
         if self.estop.engaged:
             return self._hold(ESTOP, now)
         status = self.watchdog.check(now)
@@ -254,7 +312,8 @@ class ControlLoop:
         self.stats.decisions[result.decision] += 1
         warning = (RESYNC_WARNING.format(tolerance=self.robot.config.path_tolerance)
                    if result.decision == RESYNC else "")
-        return Tick(result.command, result.decision, result.held, result, warning)
+        return Tick(result.command, result.decision, result.held, result, warning,
+                    self._image_stamp)
 
     def _hold(self, reason: str, now: float) -> Tick:
         self.counters.holds += 1
@@ -286,6 +345,8 @@ class ControlLoop:
         values.update({k: v for k, v in self.last.items() if v is not None})
         values.update(self.counters.as_dict())
         values.update({f"steps_{d}": n for d, n in self.stats.decisions.items()})
+        values.update(frames_received=self.stats.frames,
+                      joint_states_received=self.stats.joint_states)
         values["estop"] = self.estop.engaged
         decision = self.last.get("decision")
         if self.estop.engaged:
@@ -313,13 +374,13 @@ def build_control_loop(model: Any, robot: Robot, config: PlannerNodeConfig, peri
         raise ConfigError(f"{planner.model}: meta.json has no surprise calibration; re-export "
                           "with 'wmp export --data ...' or set planner.surprise.enabled: false")
     notes = []
-    if planner.surprise.tracking:
+    if planner.surprise.tracking and not config.synchronous_commands:
         # The position-loop check is calibrated on steps where a command acts for one whole
-        # period from the frame it answers (wmp collect, wmp eval). Where frames, joint states
-        # and the controller's updates run on their own clocks it fired on 173 of 298
-        # undisturbed steps of a demo (docs/SAFETY.md).
-        notes.append("surprise.tracking (push check) is not used by the ROS node: its joint "
-                     "states are not synchronous with commands")
+        # period from the frame it answers (wmp collect, wmp eval). Where commands land later
+        # (a real driver, a simulator running in real time) it fired on 173 of 298 undisturbed
+        # steps of a demo (docs/SAFETY.md).
+        notes.append("surprise.tracking (push check) is off: commands do not act from the frame "
+                     "they answer here (set synchronous_commands only for a lock-stepped driver)")
         planner = replace(planner, surprise=replace(planner.surprise, tracking=False))
     controller = MPCController(
         model, robot, planner, period, limits=command_limits(robot, config.velocity_scale),

@@ -484,6 +484,11 @@ class ControlClock:
     def reset(self) -> None:
         self._last = None
 
+    @property
+    def started(self) -> bool:
+        """Whether a tick with a finite time has been seen since the last reset."""
+        return self._last is not None
+
     def tick(self, now: float) -> float | None:
         last = self._last
         if not math.isfinite(now):

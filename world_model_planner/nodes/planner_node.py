@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, PoseStamped
+from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float64MultiArray
@@ -65,7 +66,10 @@ class PlannerNode(LifecycleNode):
         self._dropped = 0  # malformed messages before a loop exists (it counts them after)
         self._drop_logged: dict[str, float] = {}
         if self.config.autostart:
-            self._autostart = self.create_timer(0.1, self._start_up)
+            # A steady clock: with use_sim_time a simulator in lockstep keeps time still until
+            # the planner answers its first frame, and a sim-time timer would never fire.
+            self._autostart = self.create_timer(0.1, self._start_up,
+                                                clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -107,19 +111,23 @@ class PlannerNode(LifecycleNode):
             self._pubs["image"] = self.create_lifecycle_publisher(Image, graph.IMAGINED_IMAGE,
                                                                   m.SENSOR_QOS)
         self._subs = [
-            self.create_subscription(Image, graph.CAMERA_IMAGE, self._on_image, m.SENSOR_QOS),
-            # Only the newest joint state matters, and joint states come at up to 500 Hz: a
-            # depth-1 best-effort reader (it matches reliable publishers too) leaves no backlog
-            # of stale states to work through after each plan.
-            self.create_subscription(JointState, graph.JOINT_STATES, self._on_joints,
-                                     m.SENSOR_QOS),
+            # Created in the order the executor takes them when several wait together: the
+            # e-stop first; a goal before the frame that starts it (the simulator poses a goal
+            # and sends the first frame of its episode at once); a joint state before the frame
+            # taken with it (the control loop pairs them by stamp, this saves it the wait).
+            self.create_subscription(Bool, graph.ESTOP, self._on_estop, m.RELIABLE_QOS),
             self.create_subscription(Image, graph.GOAL_IMAGE, self._on_goal_image,
                                      m.LATCHED_QOS),
             self.create_subscription(JointState, graph.GOAL_JOINTS, self._on_goal_joints,
                                      m.LATCHED_QOS),
             self.create_subscription(PoseStamped, graph.GOAL_POSE, self._on_goal_pose,
                                      m.RELIABLE_QOS),
-            self.create_subscription(Bool, graph.ESTOP, self._on_estop, m.RELIABLE_QOS),
+            # Only the newest joint state matters, and joint states come at up to 500 Hz: a
+            # depth-1 best-effort reader (it matches reliable publishers too) leaves no backlog
+            # of stale states to work through after each plan.
+            self.create_subscription(JointState, graph.JOINT_STATES, self._on_joints,
+                                     m.SENSOR_QOS),
+            self.create_subscription(Image, graph.CAMERA_IMAGE, self._on_image, m.SENSOR_QOS),
         ]
         self._diag_timer = self.create_timer(1.0 / cfg.diagnostics_rate, self._publish_diagnostics)
         self._state = "inactive"
@@ -226,7 +234,8 @@ class PlannerNode(LifecycleNode):
             self._drop(f"joint state on {graph.JOINT_STATES}", exc)
             return
         if self.loop is not None:
-            self.loop.on_joints(q, v, self._now())
+            self._apply(self.loop.on_joints(q, v, self._now(),
+                                            m.time_to_seconds(msg.header.stamp)))
 
     def _on_goal_image(self, msg: Image) -> None:
         if self.loop is None:
@@ -279,6 +288,8 @@ class PlannerNode(LifecycleNode):
             return
         if tick.warning:
             self.get_logger().warning(tick.warning, throttle_duration_sec=2.0)
+        if tick.step is not None:  # bench/node_monitor.py reads these (--log-level planner:=debug)
+            self.get_logger().debug(f"step at {tick.describe()}")
         if tick.command is not None:
             self._publish_command(tick.command)
         step = tick.step
