@@ -142,16 +142,26 @@ def test_task_mode_poses_seeded_goals_and_reports_each_result(start_node, probe)
     from world_model_planner.core.sim.arm import ArmSim
     from world_model_planner.core.sim.reach import ReachTask
 
+    # The first goal's clock starts on the first command, which the test sends once it hears
+    # the simulator (task results are not latched); the command goes nowhere: at the clock's
+    # start the arm is placed at rest at its start again.
     node = start_sim(start_node, "node.task_enabled:=true", "task.episode_steps:=8",
-                     "node.goals:=2", "node.seed:=7")
+                     "node.goals:=2", "node.seed:=7", "node.start_on_command:=true")
     goal_images = probe.collect(Image, graph.TASK_GOAL_IMAGE, m.LATCHED_QOS)
     goal_joints = probe.collect(JointState, graph.TASK_GOAL_JOINTS, m.LATCHED_QOS)
     results = probe.collect(String, graph.TASK_RESULT, m.RELIABLE_QOS)
     states = probe.collect(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
-    probe.spin_until(lambda: goal_images and goal_joints, 20.0, "a latched goal")
+    position = probe.node.create_publisher(Float64MultiArray, graph.POSITION_COMMANDS,
+                                           m.RELIABLE_QOS)
+    probe.spin_until(lambda: goal_images and goal_joints and states, 30.0, "a latched goal")
     assert m.image_to_rgb(goal_images[-1][1]).shape == (64, 64, 3)
     assert tuple(goal_joints[-1][1].name) == JOINTS
-    probe.spin_until(lambda: len(results) >= 2, 20.0, "two task results")
+    probe.spin_until(lambda: probe.node.count_publishers("/" + graph.TASK_RESULT) >= 1, 30.0,
+                     "the task result publisher")
+    probe.spin_until(lambda: "clock starts" in node.output, 30.0, "the first goal's clock",
+                     every=lambda: position.publish(m.position_command_message(
+                         latest_qpos(states))), period=0.5)
+    probe.spin_until(lambda: len(results) >= 2, 30.0, "two task results")
     reports = [json.loads(r.data) for _, r in results]
     assert [r["episode"] for r in reports] == [0, 1]
     for r in reports:  # nobody commands the arm, so it stays at its start, short of the goal

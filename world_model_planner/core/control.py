@@ -20,7 +20,9 @@ holds; stale camera or joint data (watchdog) holds; no goal holds; otherwise one
 control where the arm is when something else moved it (resync). Every hold goes through one
 function, which starts from the measured joints when they are fresh and show the arm away from
 the last command (a driver or simulator restart, hand guiding): re-sending the old command there
-would make the arm jump to it.
+would make the arm jump to it. While joint states are stale, a hold brakes the last command to
+rest and then sends nothing more (the controller keeps the last command): a driver restarting
+meanwhile must not receive a command computed for an arm whose position is unknown.
 
 Times come in as arguments (`now`, seconds on the node's clock: ROS, sim or test time); only the
 latency statistics read a wall clock, which is injected too. Nothing here imports ROS: the
@@ -98,6 +100,7 @@ class LoopStats:
     image_to_command: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     decisions: Counter[str] = field(default_factory=Counter)  # planning steps by decision
     steps: int = 0  # planning steps (ticks that ran the MPC)
+    commands: int = 0  # commands handed out to publish (ticks, deactivation)
     frames: int = 0  # camera frames received (active or not)
     joint_states: int = 0  # joint states received
 
@@ -156,7 +159,9 @@ class ControlLoop:
     def deactivate(self, reason: str) -> np.ndarray | None:
         """Stop commanding; the one hold command to publish (None without a joint state)."""
         self.active = False
-        return self._hold_command(reason, math.nan)
+        command = self._hold_command(reason, fresh=False)
+        self.stats.commands += command is not None
+        return command
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -269,6 +274,12 @@ class ControlLoop:
 
     def tick(self, now: float) -> Tick:
         """One control cycle at `now`; see the module docstring for the order of decisions."""
+        tick = self._decide(now)
+        if tick.command is not None:
+            self.stats.commands += 1
+        return tick
+
+    def _decide(self, now: float) -> Tick:
         first = not self.clock.started  # nothing to measure from, but nothing wrong either
         if self.clock.tick(now) is None and not (first and math.isfinite(now)):
             self.counters.skipped_cycles += 1
@@ -285,16 +296,16 @@ class ControlLoop:
         self.last.pop("watchdog", None)
         if self.controller.goal is None:
             return self._hold(NO_GOAL, now)
-        return self._plan()
+        return self._plan(now)
 
-    def _plan(self) -> Tick:
+    def _plan(self, now: float) -> Tick:
         assert self._image is not None and self._joints is not None  # the watchdog saw both
         q, v = self._joints
         started = self._wall()
         try:
             result = self.controller.step(Observation(self._image, q, v, self._image_stamp))
         except Exception as exc:  # the model must never take the loop down
-            tick = self._hold(PLANNER_ERROR, math.nan)
+            tick = self._hold(PLANNER_ERROR, now)
             tick.warning = f"planning failed, holding: {type(exc).__name__}: {exc}"
             return tick
         done = self._wall()
@@ -318,15 +329,18 @@ class ControlLoop:
     def _hold(self, reason: str, now: float) -> Tick:
         self.counters.holds += 1
         self.last["decision"] = reason
-        return Tick(self._hold_command(reason, now), reason, held=True)
+        fresh = math.isfinite(now) and self.watchdog.is_fresh("joint_states", now)
+        command = self._hold_command(reason, fresh)
+        if command is not None and not fresh and not np.any(self.controller.filter.velocity):
+            command = None  # at rest, where the arm is unknown: the controller keeps the last
+        return Tick(command, reason, held=True)
 
-    def _hold_command(self, reason: str, now: float) -> np.ndarray | None:
-        """The hold command: from the measured joints when they are fresh at `now` (nan: not
-        known to be fresh) and the arm is off the last command's path; else a controlled stop
-        of the last command. None before any joint state."""
+    def _hold_command(self, reason: str, fresh: bool) -> np.ndarray | None:
+        """The hold command: from the measured joints when they are `fresh` and the arm is
+        more than a velocity-limited step from the last command; else a controlled stop of
+        the last command. None before any joint state."""
         if self._joints is None:
             return None
-        fresh = math.isfinite(now) and self.watchdog.is_fresh("joint_states", now)
         return self.controller.hold(self._joints[0], reason, measured_is_fresh=fresh).command
 
     # -- diagnostics -------------------------------------------------------------------------
@@ -345,7 +359,7 @@ class ControlLoop:
         values.update({k: v for k, v in self.last.items() if v is not None})
         values.update(self.counters.as_dict())
         values.update({f"steps_{d}": n for d, n in self.stats.decisions.items()})
-        values.update(frames_received=self.stats.frames,
+        values.update(commands_sent=self.stats.commands, frames_received=self.stats.frames,
                       joint_states_received=self.stats.joint_states)
         values["estop"] = self.estop.engaged
         decision = self.last.get("decision")
