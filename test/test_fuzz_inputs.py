@@ -197,13 +197,18 @@ def test_every_topic_survives_a_thousand_malformed_messages(running, probe):
     planner, commands, diagnostics, feed = running
 
     # Joint states: only bad ones arrive; the watchdog must hold the arm, never follow them.
-    # The hold starts within the watchdog's timeout and a few braking steps; the blast lasts
-    # seconds, so the last commands of each blast are the hold, whatever the machine's load.
+    # Without a good joint state the planner brakes the last command to rest within the
+    # watchdog's timeout and a few steps, then sends nothing (the controller keeps the last
+    # command); the blast lasts seconds, whatever the machine's load.
     joints_pub = probe.node.create_publisher(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
     start = len(commands)
     assert blast(probe, joints_pub, bad_joint_states(), lambda: feed(joints=False)) >= PER_TOPIC
-    cmds = held(commands, start)
-    assert np.all(np.isfinite(cmds)) and np.ptp(cmds[-5:], axis=0).max() < 1e-9
+    cmds = [np.array(c.data) for _, c in commands[start:]]
+    assert len(cmds) <= 10, "kept commanding without a joint state"
+    assert all(np.all(np.isfinite(c)) for c in cmds)
+
+    # The hold starts within the watchdog's timeout and a few braking steps; the blast lasts
+    # seconds, so the last commands of each blast are the hold, whatever the machine's load.
 
     # Camera: only bad frames arrive; again a hold, from the last good joint state.
     image_pub = probe.node.create_publisher(Image, graph.CAMERA_IMAGE, m.SENSOR_QOS)
