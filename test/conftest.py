@@ -35,15 +35,17 @@ def robot():
 
 
 @pytest.fixture
-def ros_domain(monkeypatch: pytest.MonkeyPatch) -> int:
-    """A private ROS domain with localhost-only discovery, for this test and its children."""
-    from ros_harness import private_domain
+def ros_domain(monkeypatch: pytest.MonkeyPatch):
+    """A ROS domain no other process on this machine uses meanwhile (a lock per id, see
+    ros_harness.PrivateDomain), with localhost-only discovery, for this test and its children."""
+    from ros_harness import PrivateDomain
 
-    domain = private_domain()
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
+    domain = PrivateDomain()
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain.id))
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     monkeypatch.setenv("MUJOCO_GL", os.environ.get("MUJOCO_GL", "egl"))
-    return domain
+    yield domain.id
+    domain.release()
 
 
 @pytest.fixture

@@ -20,22 +20,52 @@ localhost-only discovery, so tests (and CI jobs) on one machine never hear each 
 
 from __future__ import annotations
 
-import itertools
+import fcntl
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
-_domains = itertools.count()
+# Domain ids tests may use: clear of 0 (the default every `wmp run` and ros2 CLI uses) and
+# below 233, where Fast DDS's default port mapping ends.
+DOMAINS = range(100, 233)
+LOCKS = Path(tempfile.gettempdir()) / "wmp-ros-domains"
 
 
-def private_domain() -> int:
-    """A domain id in 100..200, spread by process and by call."""
-    return 100 + (os.getpid() * 7 + next(_domains) * 13) % 101
+class PrivateDomain:
+    """A ROS domain id no other process on this machine holds while this object lives.
+
+    Each id is an exclusive fcntl lock on a file in LOCKS, so concurrent pytest runs (other
+    worktrees, CI jobs) never share one; the kernel drops the lock if the process dies. Picked
+    from a pid-based start so that concurrent processes rarely even contend for a file.
+    """
+
+    def __init__(self) -> None:
+        LOCKS.mkdir(parents=True, exist_ok=True)
+        start = os.getpid() % len(DOMAINS)
+        for k in range(len(DOMAINS)):
+            domain = DOMAINS[(start + k) % len(DOMAINS)]
+            handle: IO[bytes] = open(LOCKS / f"{domain}.lock", "ab")  # noqa: SIM115
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            self.id, self._handle = domain, handle
+            return
+        raise RuntimeError(f"every ROS domain id in {DOMAINS.start}..{DOMAINS.stop - 1} is held "
+                           f"by another process (locks in {LOCKS}); wait for other test runs")
+
+    def release(self) -> None:
+        if not self._handle.closed:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
 
 
 class Child:

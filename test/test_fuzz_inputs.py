@@ -185,9 +185,11 @@ def last_counter(diagnostics, key: str) -> int:
     return 0
 
 
-def held(commands, since: float) -> np.ndarray:
-    after = [np.array(c.data) for t, c in commands if t > since]
-    assert len(after) >= 5, "the planner stopped publishing"
+def held(commands, since: int) -> np.ndarray:
+    """The commands received from index `since` on; the planner must have kept publishing
+    (it holds when its inputs are bad, it never goes silent)."""
+    after = [np.array(c.data) for _, c in commands[since:]]
+    assert len(after) >= 8, "the planner stopped publishing"
     return np.stack(after)
 
 
@@ -195,18 +197,25 @@ def test_every_topic_survives_a_thousand_malformed_messages(running, probe):
     planner, commands, diagnostics, feed = running
 
     # Joint states: only bad ones arrive; the watchdog must hold the arm, never follow them.
+    # Without a good joint state the planner brakes the last command to rest within the
+    # watchdog's timeout and a few steps, then sends nothing (the controller keeps the last
+    # command); the blast lasts seconds, whatever the machine's load.
     joints_pub = probe.node.create_publisher(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
-    start = time.monotonic()
+    start = len(commands)
     assert blast(probe, joints_pub, bad_joint_states(), lambda: feed(joints=False)) >= PER_TOPIC
-    cmds = held(commands, start + 0.5)
-    assert np.all(np.isfinite(cmds)) and np.ptp(cmds, axis=0).max() < 1e-9
+    cmds = [np.array(c.data) for _, c in commands[start:]]
+    assert len(cmds) <= 10, "kept commanding without a joint state"
+    assert all(np.all(np.isfinite(c)) for c in cmds)
+
+    # The hold starts within the watchdog's timeout and a few braking steps; the blast lasts
+    # seconds, so the last commands of each blast are the hold, whatever the machine's load.
 
     # Camera: only bad frames arrive; again a hold, from the last good joint state.
     image_pub = probe.node.create_publisher(Image, graph.CAMERA_IMAGE, m.SENSOR_QOS)
-    start = time.monotonic()
+    start = len(commands)
     assert blast(probe, image_pub, bad_images(), lambda: feed(image=False)) >= PER_TOPIC
-    cmds = held(commands, start + 0.5)
-    assert np.all(np.isfinite(cmds)) and np.ptp(cmds, axis=0).max() < 1e-9
+    cmds = held(commands, start)
+    assert np.all(np.isfinite(cmds)) and np.ptp(cmds[-5:], axis=0).max() < 1e-9
 
     # Goals: good data flows, bad goals must never replace the goal.
     for topic, msg_type, strategy, qos in (
@@ -226,5 +235,5 @@ def test_every_topic_survives_a_thousand_malformed_messages(running, probe):
     for what in ("dropped joint state", "dropped image", "dropped goal joints",
                  "dropped goal pose", "dropped goal image"):
         assert what in text, f"no log line for {what}"
-    cmds = held(commands, time.monotonic() - 1.0)
+    cmds = held(commands, len(commands) - 10)
     assert np.all(cmds >= LOWER) and np.all(cmds <= UPPER)

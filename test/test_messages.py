@@ -16,9 +16,6 @@
 
 from __future__ import annotations
 
-import itertools
-import os
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -198,23 +195,18 @@ def test_trajectory_interpolation_starts_from_the_arm_and_holds_the_end():
 
 # -- ROS parameters from config classes ------------------------------------------------------
 
-_domains = itertools.count()
-
-
 @pytest.fixture
-def make_node(monkeypatch):
+def make_node(ros_domain):
     """Nodes in a private context; arguments as on a command line (--params-file, -p)."""
     import rclpy
     from rclpy.context import Context
     from rclpy.node import Node
 
-    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     made = []
 
     def make(name: str, *ros_args: str) -> Node:
         ctx = Context()
-        rclpy.init(args=["test", "--ros-args", *ros_args], context=ctx,
-                   domain_id=100 + (os.getpid() + next(_domains)) % 101)
+        rclpy.init(args=["test", "--ros-args", *ros_args], context=ctx, domain_id=ros_domain)
         node = Node(name, context=ctx)
         made.append((node, ctx))
         return node

@@ -19,7 +19,6 @@ hear each other, and stops it with SIGINT (then SIGKILL) whatever happens.
 
 from __future__ import annotations
 
-import itertools
 import json
 import subprocess
 
@@ -43,7 +42,6 @@ pytestmark = pytest.mark.integration
 
 JOINTS = ("base_yaw", "shoulder_pitch", "elbow_pitch", "wrist_pitch")
 SIM_PARAMS = str(share_path(graph.SIM_PARAMS))
-_domains = itertools.count()
 
 
 # Fixtures ros_domain, start_node and probe come from conftest.py (ros_harness.py).
@@ -71,16 +69,17 @@ def test_joint_states_name_the_robot_joints_at_the_configured_rate(start_node, p
     clock = probe.collect(Clock, graph.CLOCK, m.CLOCK_QOS)
     wait_for_joints(probe, states)
     first = len(states)
-    probe.spin_for(2.0)
+    wait_for_joints(probe, states, first + 80)
     window = states[first:]
     msg = window[-1][1]
     assert tuple(msg.name) == JOINTS
     assert len(msg.position) == len(msg.velocity) == len(JOINTS)
     stamps = np.array([m.time_to_seconds(s.header.stamp) for _, s in window])
     assert np.all(np.diff(stamps) > 0), "stamps are simulation time and must increase"
+    # On the simulator's 10 ms ticks: 1/40 s on average, none lost (reliable). How closely
+    # simulation time follows the wall clock depends on the machine (docs/BENCHMARKS.md).
     assert np.mean(np.diff(stamps)) == pytest.approx(1 / 40.0, rel=0.05)
-    wall_rate = (len(window) - 1) / (window[-1][0] - window[0][0])
-    assert 25.0 < wall_rate < 55.0, f"{wall_rate:.1f} Hz at real_time_factor 1"
+    assert np.max(np.diff(stamps)) <= 0.03 + 1e-9
     assert clock and m.time_to_seconds(clock[-1][1].clock) >= stamps[-1] - 0.05
 
 
@@ -129,10 +128,12 @@ def test_a_trajectory_with_shuffled_joint_names_moves_the_right_joints(start_nod
                                       m.RELIABLE_QOS)
     probe.spin_until(lambda: np.max(np.abs(latest_qpos(states) - start)) > 0.02, 10.0,
                      "the trajectory to start", every=lambda: pub.publish(msg), period=0.5)
-    probe.spin_until(lambda: np.max(np.abs(latest_qpos(states) - goal)) < 0.01, 10.0,
+    probe.spin_until(lambda: np.max(np.abs(latest_qpos(states) - goal)) < 0.01, 30.0,
                      "the arm to reach the trajectory's last point")
-    probe.spin_for(0.3)
-    np.testing.assert_allclose(latest_qpos(states), goal, atol=0.01)
+    reached = len(states)
+    wait_for_joints(probe, states, reached + 15)  # 0.3 s of simulation later it is still there
+    for _, state in states[reached:]:
+        np.testing.assert_allclose(m.joint_state_to_vector(state, JOINTS), goal, atol=0.01)
 
 
 def test_task_mode_poses_seeded_goals_and_reports_each_result(start_node, probe):
@@ -141,16 +142,26 @@ def test_task_mode_poses_seeded_goals_and_reports_each_result(start_node, probe)
     from world_model_planner.core.sim.arm import ArmSim
     from world_model_planner.core.sim.reach import ReachTask
 
+    # The first goal's clock starts on the first command, which the test sends once it hears
+    # the simulator (task results are not latched); the command goes nowhere: at the clock's
+    # start the arm is placed at rest at its start again.
     node = start_sim(start_node, "node.task_enabled:=true", "reach.episode_steps:=8",
-                     "node.goals:=2", "node.seed:=7")
+                     "node.goals:=2", "node.seed:=7", "node.start_on_command:=true")
     goal_images = probe.collect(Image, graph.TASK_GOAL_IMAGE, m.LATCHED_QOS)
     goal_joints = probe.collect(JointState, graph.TASK_GOAL_JOINTS, m.LATCHED_QOS)
     results = probe.collect(String, graph.TASK_RESULT, m.RELIABLE_QOS)
     states = probe.collect(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
-    probe.spin_until(lambda: goal_images and goal_joints, 20.0, "a latched goal")
+    position = probe.node.create_publisher(Float64MultiArray, graph.POSITION_COMMANDS,
+                                           m.RELIABLE_QOS)
+    probe.spin_until(lambda: goal_images and goal_joints and states, 30.0, "a latched goal")
     assert m.image_to_rgb(goal_images[-1][1]).shape == (64, 64, 3)
     assert tuple(goal_joints[-1][1].name) == JOINTS
-    probe.spin_until(lambda: len(results) >= 2, 20.0, "two task results")
+    probe.spin_until(lambda: probe.node.count_publishers("/" + graph.TASK_RESULT) >= 1, 30.0,
+                     "the task result publisher")
+    probe.spin_until(lambda: "clock starts" in node.output, 30.0, "the first goal's clock",
+                     every=lambda: position.publish(m.position_command_message(
+                         latest_qpos(states))), period=0.5)
+    probe.spin_until(lambda: len(results) >= 2, 30.0, "two task results")
     reports = [json.loads(r.data) for _, r in results]
     assert [r["episode"] for r in reports] == [0, 1]
     for r in reports:  # nobody commands the arm, so it stays at its start, short of the goal
@@ -168,8 +179,8 @@ def test_task_mode_poses_seeded_goals_and_reports_each_result(start_node, probe)
                                atol=1e-12)
     # after the last goal no new one comes, but the arm keeps being simulated
     count = len(states)
-    probe.spin_for(1.5)
-    assert len(results) == 2 and len(states) > count + 30
+    wait_for_joints(probe, states, count + 75)  # 1.5 s of simulation after the last result
+    assert len(results) == 2
     np.testing.assert_allclose(latest_qpos(states), start, atol=0.02)
     assert "all 2 goals done" in node.output
 
@@ -183,8 +194,11 @@ def test_commands_sent_across_a_reset_do_not_move_the_next_start(start_node, pro
     from world_model_planner.core.sim.reach import ReachTask
 
     hold = 0.5
+    # The first goal starts on the first command, so commands are flowing at the reset whenever
+    # discovery completes.
     node = start_sim(start_node, "node.task_enabled:=true", "reach.episode_steps:=5",
-                     "node.goals:=2", "node.seed:=7", f"node.reset_hold:={hold}")
+                     "node.goals:=2", "node.seed:=7", f"node.reset_hold:={hold}",
+                     "node.start_on_command:=true")
     goal_joints = probe.collect(JointState, graph.TASK_GOAL_JOINTS, m.LATCHED_QOS)
     results = probe.collect(String, graph.TASK_RESULT, m.RELIABLE_QOS)
     states = probe.collect(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
@@ -198,11 +212,13 @@ def test_commands_sent_across_a_reset_do_not_move_the_next_start(start_node, pro
         target = np.clip(start + 0.25, sim.robot.lower, sim.robot.upper)
     finally:
         sim.close()
-    probe.spin_until(lambda: len(goal_joints) >= 2, 20.0, "the second goal")
-    reset_at = m.time_to_seconds(goal_joints[-1][1].header.stamp)
-    probe.spin_until(lambda: len(results) >= 2, 20.0, "the second goal's result",
+    probe.spin_until(lambda: len(results) >= 2, 60.0, "both goals' results",
                      every=lambda: position.publish(m.position_command_message(target)),
                      period=0.02)
+    # Latched with depth 1: a late subscriber gets only the second goal, posed at its reset.
+    probe.spin_until(lambda: any(m.time_to_seconds(g.header.stamp) > 0 for _, g in goal_joints),
+                     30.0, "the second goal")
+    reset_at = max(m.time_to_seconds(g.header.stamp) for _, g in goal_joints)
     stamped = [(m.time_to_seconds(s.header.stamp), m.joint_state_to_vector(s, JOINTS))
                for _, s in states]
     during = [q for t, q in stamped if reset_at < t < reset_at + hold]
@@ -218,10 +234,49 @@ def test_commands_sent_across_a_reset_do_not_move_the_next_start(start_node, pro
     assert dropped >= 10, node.output
 
 
+def test_in_lockstep_a_command_acts_from_the_frame_it_answers(start_node, probe):
+    """node.lockstep: simulation time stops at each frame until a command answers it, so the
+    command acts for one whole period from the frame's instant, exactly as ArmSim.step does in
+    `wmp collect` and `wmp eval`."""
+    from world_model_planner.core import config as cfg
+    from world_model_planner.core.sim.arm import ArmSim
+
+    start_sim(start_node, "node.task_enabled:=false", "node.lockstep:=true")
+    images = probe.collect(Image, graph.CAMERA_IMAGE, m.SENSOR_QOS)
+    states = probe.collect(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
+    clock = probe.collect(Clock, graph.CLOCK, m.CLOCK_QOS)
+    position = probe.node.create_publisher(Float64MultiArray, graph.POSITION_COMMANDS,
+                                           m.RELIABLE_QOS)
+
+    def stamps(messages: list) -> list[float]:
+        return [m.time_to_seconds(msg.header.stamp) for _, msg in messages]
+
+    probe.spin_until(lambda: stamps(images).count(0.0) >= 2, 30.0,
+                     "the first frame, sent again while it waits for its command")
+    assert max(m.time_to_seconds(c.clock) for _, c in clock) == 0.0, "time went on unanswered"
+    simulation = cfg.load(cfg.SimulationConfig, SIM_PARAMS, node=graph.SIM_NODE)
+    sim = ArmSim(simulation.sim)
+    try:
+        start = sim.reset()  # where the node's arm is at time zero: mid-range, at rest
+        np.testing.assert_allclose(latest_qpos(states), start.qpos, atol=1e-9)
+        command = start.qpos + np.array([0.1, -0.1, 0.12, 0.15])
+        expected = sim.step(command, render=False).qpos
+    finally:
+        sim.close()
+    probe.spin_until(lambda: any(abs(t - 0.1) < 1e-6 for t in stamps(states)), 30.0,
+                     "the joint state of the next frame once the command arrived",
+                     every=lambda: position.publish(m.position_command_message(command)),
+                     period=0.2)
+    at_frame = next(msg for _, msg in states if abs(m.time_to_seconds(msg.header.stamp) - 0.1)
+                    < 1e-6)
+    # the same to the bit in practice; a command acting one 10 ms tick late is 4.4 mrad off
+    np.testing.assert_allclose(m.joint_state_to_vector(at_frame, JOINTS), expected, atol=1e-4)
+
+
 @pytest.mark.parametrize("params, key", [
     (("sim.image_width:=-5",), "sim.image_width: must be >= 8, got -5"),
     (("perturbations.push.enabled:=true", "perturbations.push.link:=no_such_link"),
-     "perturbations.push.link: 'no_such_link' is not a link"),
+     "perturbations.push.link: 'no_such_link' is not a body of the scene"),
     (("node.camera_rate:=fast",), "node.camera_rate: expected float"),
 ])
 def test_a_bad_parameter_stops_the_node_naming_it(start_node, params, key):
@@ -253,9 +308,9 @@ def test_malformed_commands_are_dropped_and_the_node_stays_up(start_node, probe)
         trajectory.publish(unknown)
         trajectory.publish(backwards)
 
-    probe.spin_until(lambda: node.output.count("dropped a malformed message") >= 2, 10.0,
+    probe.spin_until(lambda: node.output.count("dropped a malformed message") >= 2, 30.0,
                      "the node to report dropped messages", every=send_garbage, period=0.3)
-    probe.spin_for(0.5)
+    wait_for_joints(probe, states, len(states) + 25)  # 0.5 s of simulation after the garbage
     assert node.proc.poll() is None, node.output
     assert np.max(np.abs(latest_qpos(states) - start)) < 0.01, "garbage must not move the arm"
     # one line per topic (throttled), with the first reason

@@ -33,6 +33,7 @@ import pytest
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed (pip install "
                             "'world_model_planner[ros]'); the recorder needs it")
 
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.serialization import serialize_message  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray, String  # noqa: E402
@@ -52,7 +53,6 @@ from world_model_planner.nodes.recorder_node import (TOPICS, McapRecorder,  # no
 
 JOINTS = ("base_yaw", "shoulder_pitch", "elbow_pitch", "wrist_pitch")
 TYPES = {topic: msg_class for topic, msg_class, _qos in TOPICS}
-_domains = itertools.count()
 
 
 def read_back(files: list[Path]) -> tuple[dict[str, int], list[Any]]:
@@ -83,13 +83,32 @@ def read_back(files: list[Path]) -> tuple[dict[str, int], list[Any]]:
 
 
 class Session:
-    """Messages with chosen receive times, written by McapRecorder like the node does."""
+    """Messages with chosen send times, written by McapRecorder like the node does: in the order
+    the recorder received them, each with its receive (log) and send (publish) time."""
 
     def __init__(self) -> None:
         self.events: list[tuple[float, str, Any]] = []
+        self.stalls: list[tuple[float, float]] = []
 
     def put(self, t: float, topic: str, msg: Any) -> None:
         self.events.append((t, topic, msg))
+
+    def stall(self, start: float, end: float) -> None:
+        """The recorder's executor is busy from `start` to `end`: what is sent meanwhile arrives
+        at `end` in one burst, serviced subscription by subscription (the node's TOPICS order)."""
+        self.stalls.append((start, end))
+
+    def received(self) -> list[tuple[float, float, str, Any]]:
+        """(receive time, send time, topic, message) in the order the recorder writes them."""
+        order = {topic: k for k, (topic, _type, _qos) in enumerate(TOPICS)}
+        out = []
+        for t, topic, msg in self.events:
+            arrival = t
+            for start, end in self.stalls:
+                if start <= t < end:  # 1 ms per subscription serviced
+                    arrival = end + 0.001 * order[topic]
+            out.append((arrival, t, topic, msg))
+        return sorted(out, key=lambda e: (e[0], e[1]))
 
     def write(self, folder: Path, split_seconds: float = 0.0,
               chunk_size: int = 4 * 1024 * 1024, compression: str = "zstd") -> list[Path]:
@@ -98,11 +117,12 @@ class Session:
                                 compression=compression)  # type: ignore[arg-type]
         clock = itertools.count()
         rec = McapRecorder(config, now=lambda: _fake_utc(next(clock)))
-        for t, topic, msg in sorted(self.events, key=lambda e: e[0]):
+        for arrival, t, topic, msg in self.received():
             name = "/" + topic
             if not rec.has_channel(name):
                 rec.add_channel(name, type_name(TYPES[topic]))
-            rec.write(name, serialize_message(msg), int(round(t * 1e9)))
+            rec.write(name, serialize_message(msg), int(round(arrival * 1e9)),
+                      int(round(t * 1e9)))
         rec.close()
         return rec.files
 
@@ -118,7 +138,7 @@ def frame(value: int) -> np.ndarray:
 
 
 def q_at(t: float) -> np.ndarray:
-    """The synthetic arm's joint positions at receive time t (smooth, distinct per joint)."""
+    """The synthetic arm's joint positions at time t (smooth, distinct per joint)."""
     return np.array([0.1, 0.2, 0.3, 0.4]) + t * np.array([0.05, -0.02, 0.03, 0.01])
 
 
@@ -202,6 +222,55 @@ def test_import_splits_a_session_into_its_episodes(session, tmp_path):
         assert np.all(np.isfinite(ep.tool)) and np.any(ep.tool != 0)
 
 
+def test_a_recorder_that_fell_behind_still_cuts_and_pairs_where_the_publishers_did(
+        session, tmp_path, caplog):
+    """The recorder's executor stalls for 0.4 s across the first episode's end: its last
+    frames, commands, result and the next goal arrive in one burst, topic by topic. Paired by
+    receive time the commands would land on the wrong frames and the episodes be cut in the
+    wrong place; by send time the import is the same as without the stall."""
+    calm = session.write(tmp_path / "calm")
+    late = Session()
+    late.events = list(session.events)
+    late.stall(10.45, 10.85)
+    files = late.write(tmp_path / "late")
+    with caplog.at_level(logging.WARNING):
+        manifest = mcap_import.convert_recordings(files[0], tmp_path / "late_data")
+    assert "fell behind" in caplog.text
+    lag = max(arrival - t for arrival, t, _topic, _msg in late.received())
+    assert manifest["receive_delay_s"]["max"] == pytest.approx(lag, abs=1e-6) and lag > 0.35
+    reference = mcap_import.convert_recordings(calm[0], tmp_path / "calm_data")
+    assert reference["receive_delay_s"]["max"] == 0.0
+    assert manifest["digest"] == reference["digest"], "the same episodes, bit for bit"
+    episodes = list(Dataset(tmp_path / "late_data").episodes())
+    assert [ep.steps for ep in episodes] == [6, 4, 5]
+    first = episodes[0]
+    times = 10.0 + 0.1 * np.arange(7)
+    np.testing.assert_allclose(first.commands, np.stack(
+        [expected_command(t, k, False) for k, t in enumerate(times[:-1])]), atol=1e-6)
+    np.testing.assert_allclose(first.goal_qpos, GOALS[0], atol=1e-6)
+    np.testing.assert_allclose(episodes[1].goal_qpos, GOALS[1], atol=1e-6)
+    # What receive times would have made of it: the burst's frames share one time, so the
+    # commands sent between them fall outside their frames.
+    by_arrival = [a for a, t, topic, _ in late.received() if topic == graph.CAMERA_IMAGE
+                  and 10.45 <= t < 10.85]
+    assert len(set(by_arrival)) == 1 and len(by_arrival) == 3
+
+
+def test_a_simulator_slower_than_real_time_keeps_its_control_period(tmp_path):
+    """Send times follow the wall clock; a loaded simulator's frames are 0.1 s of sim time
+    apart (their header stamps) but 0.13 s of wall time: the dataset's step is the sim's."""
+    s = Session()
+    for k in range(8):
+        t = 5.0 + 0.13 * k
+        stamp = m.seconds_to_time(0.1 * k)
+        s.put(t, graph.CAMERA_IMAGE, m.rgb_to_image(frame(k), stamp=stamp))
+        s.put(t, graph.JOINT_STATES, m.joint_state_message(JOINTS, q_at(t), stamp=stamp))
+        s.put(t + 0.01, graph.POSITION_COMMANDS, m.position_command_message(q_at(t) + 0.01))
+    manifest = mcap_import.convert_recordings(s.write(tmp_path / "rec")[0], tmp_path / "data")
+    assert manifest["control_period"] == pytest.approx(0.1)
+    assert manifest["steps"] == 7
+
+
 def test_split_files_import_like_one_file(session, tmp_path):
     whole = session.write(tmp_path / "whole")
     parts = session.write(tmp_path / "parts", split_seconds=1.0)
@@ -276,6 +345,7 @@ def test_a_recording_holds_exactly_what_was_published(start_node, probe, tmp_pat
            graph.TASK_GOAL_IMAGE: m.LATCHED_QOS, graph.TASK_GOAL_JOINTS: m.LATCHED_QOS}
     pubs = {topic: node.create_publisher(TYPES[topic], topic, qos.get(topic, m.RELIABLE_QOS))
             for topic in TYPES}
+    reports = probe.collect(DiagnosticArray, graph.DIAGNOSTICS, 10)
     # Wait until the recorder's side has matched every publisher, or the first messages of a
     # volatile topic would be sent before anyone on the other side listens.
     recorder.wait_for(lambda: len(matched_topics(recorder)) == len(TYPES), "match of all topics")
@@ -303,8 +373,17 @@ def test_a_recording_holds_exactly_what_was_published(start_node, probe, tmp_pat
                     pubs[topic].publish(samples[topic])
             elif i < count:
                 pubs[topic].publish(samples[topic])
-        time.sleep(0.02)
-    time.sleep(1.0)
+        time.sleep(0.02)  # pacing, as a driver publishes
+    wanted = {f"messages /{topic}": str(n) for topic, n in plan.items()}
+
+    def recorded() -> dict[str, str]:
+        for _, array in reversed(reports):
+            for status in array.status:
+                if status.name.endswith(": recorder"):
+                    return {kv.key: kv.value for kv in status.values if kv.key in wanted}
+        return {}
+    probe.spin_until(lambda: recorded() == wanted, 60, "the recorder's diagnostics to count "
+                     "every message published")
     assert recorder.stop() == 0, recorder.output
     files = sorted(tmp_path.glob("test_*.mcap"))
     assert len(files) == 1, recorder.output
@@ -336,7 +415,12 @@ def test_a_simulated_session_records_into_training_episodes(start_node, probe, t
     node.create_subscription(String, graph.TASK_RESULT,
                              lambda msg: results.append(json.loads(msg.data)), m.RELIABLE_QOS)
     pub = node.create_publisher(Float64MultiArray, graph.POSITION_COMMANDS, m.RELIABLE_QOS)
-    deadline = time.monotonic() + 30.0
+    # The first goal starts on the first command: command only once the recorder hears every
+    # publisher (discovery takes seconds here), or the first episode is lost to it.
+    wanted = {"/" + topic for topic in TYPES} - {"/" + graph.TRAJECTORY_COMMANDS}
+    recorder.wait_for(lambda: matched_topics(recorder) >= wanted, "the recorder to match the "
+                      "simulator's and the commander's publishers", timeout=60)
+    deadline = time.monotonic() + 60.0
     next_command = 0.0
     while len(results) < 2:  # a stand-in planner: command the goal, at the control rate
         assert time.monotonic() < deadline, f"no results; the sim said:\n{sim.output}"

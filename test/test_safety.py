@@ -288,6 +288,18 @@ def test_an_arm_far_from_the_last_command_is_off_path_until_the_filter_restarts(
     assert CommandLimits.from_robot(robot).path_tolerance == robot.config.path_tolerance > 0
 
 
+def test_an_arm_more_than_one_velocity_step_from_the_command_is_out_of_step():
+    filt = CommandFilter(LIMITS, PERIOD)
+    q = np.zeros(4)
+    assert not filt.out_of_step(q + 5.0), "nothing was commanded yet"
+    command = filt.filter(q + 1.0, q).command
+    assert not filt.out_of_step(command - 0.99 * MAX_STEP), "following within one step"
+    nudged = command.copy()
+    nudged[2] += 1.01 * MAX_STEP[2]  # one joint is enough
+    assert filt.out_of_step(nudged)
+    assert not filt.out_of_step(np.full(4, NAN))
+
+
 # -- Watchdog, e-stop, clock, counters ------------------------------------------------------
 
 
@@ -319,6 +331,21 @@ def test_watchdog_treats_time_going_backwards_and_nan_as_stale():
     dog.feed_camera(NAN)  # ignored: a NaN time must not look fresh forever
     assert dog.check(5.1).ok
     assert not dog.check(NAN).ok
+
+
+def test_watchdog_says_whether_one_source_is_fresh_without_tripping():
+    dog = Watchdog(camera_timeout=0.2, joint_state_timeout=0.2)
+    assert not dog.is_fresh("joint_states", 0.0), "nothing received yet"
+    dog.feed_joint_states(1.0)
+    assert dog.is_fresh("joint_states", 1.2) and not dog.is_fresh("joint_states", 1.21)
+    assert not dog.is_fresh("joint_states", 0.9), "a message from the future is not fresh"
+    assert not dog.is_fresh("joint_states", NAN)
+    assert not dog.is_fresh("camera", 1.0)
+    assert dog.trips == 0
+    assert Watchdog(camera_timeout=None).is_fresh("camera", 1.0) is False  # never received
+    unwatched = Watchdog(camera_timeout=None)
+    unwatched.feed_camera(0.0)
+    assert unwatched.is_fresh("camera", 100.0)
 
 
 def test_watchdog_can_latch_until_reset():

@@ -125,6 +125,7 @@ def build(mode: str, *, robot: str = "config/robots/wmp_arm.yaml", model: str = 
         # publishes the goal joints on task/goal_joints for tools and baselines.
         remaps += [(GOAL_IMAGE, TASK_GOAL_IMAGE)]
         planner_params.setdefault("autostart", True)
+        planner_params.setdefault("synchronous_commands", True)  # the sim runs in lockstep
     if mode == "real":
         planner_params.setdefault("velocity_scale", 0.3)
     nodes = [NodeSpec(PLANNER_NODE, PACKAGE, "planner_node", (PLANNER_PARAMS,), planner_params,
@@ -132,6 +133,7 @@ def build(mode: str, *, robot: str = "config/robots/wmp_arm.yaml", model: str = 
     if mode == "mujoco":
         sim_params = {"sim.robot": robot, "use_sim_time": False,
                       "node.start_on_command": True,  # goal 0 waits for the planner
+                      "node.lockstep": True,  # each frame waits for the planner's answer
                       **(sim_overrides or {})}
         nodes.append(NodeSpec(SIM_NODE, PACKAGE, "mujoco_sim_node", (SIM_PARAMS,), sim_params))
     if mode in ("gazebo", "real") and robot_description is not None:

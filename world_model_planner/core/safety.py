@@ -214,6 +214,16 @@ class CommandFilter:
             return False
         return bool(np.max(np.abs(q - self._command)) > self.limits.path_tolerance)
 
+    def out_of_step(self, q_measured: object) -> bool:
+        """Whether a joint is further from the previous command than one step at the velocity
+        limit: holding that command would drive the arm there faster than allowed. (The arm
+        follows within a step in normal motion; this happens when something else moved it.)
+        False before the first command and for a non-finite measurement."""
+        q = _joint_vector(q_measured, self.dof, "q_measured")
+        if self._command is None or not np.all(np.isfinite(q)):
+            return False
+        return bool(np.any(np.abs(q - self._command) > self._max_step))
+
     def filter(self, target: object, q_measured: object) -> FilterResult:
         """The safe command closest to `target` this step (absolute joint positions, rad).
 
@@ -361,6 +371,15 @@ class Watchdog:
         self._latched_message = ""
         self._armed = False
 
+    def is_fresh(self, name: str, now: float) -> bool:
+        """Whether source `name` ("camera", "joint_states") had a message within its timeout at
+        `now` (an unwatched source: within any time). Counts no trip, latches nothing."""
+        timeout, last = self._timeouts[name], self._last[name]
+        if last is None:
+            return False
+        age = now - last
+        return math.isfinite(age) and 0.0 <= age and (timeout is None or age <= timeout)
+
     def check(self, now: float) -> WatchdogStatus:
         stale, parts = [], []
         for name in self.SOURCES:
@@ -464,6 +483,11 @@ class ControlClock:
 
     def reset(self) -> None:
         self._last = None
+
+    @property
+    def started(self) -> bool:
+        """Whether a tick with a finite time has been seen since the last reset."""
+        return self._last is not None
 
     def tick(self, now: float) -> float | None:
         last = self._last

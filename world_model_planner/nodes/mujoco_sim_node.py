@@ -20,7 +20,12 @@ episode's outcome on task/result, which `wmp run` and the evaluation read.
 
 Time: the simulation advances in ticks of whole physics steps (at most 10 ms, like a
 controller_manager update), paced against the wall clock by node.real_time_factor. Every stamp and
-/clock is simulation time, continuous across the resets between goals.
+/clock is simulation time, continuous across the resets between goals. Each tick first publishes
+what is due at its time, then advances. With node.lockstep, simulation time stops after each
+camera frame until a command answers it, so the command acts from the frame's instant for one
+camera period, exactly as `wmp collect` made the training data (a planner's 15-30 ms of thinking
+would otherwise leave the previous command in charge for the start of every period, which the
+world model never saw; docs/SAFETY.md). Each goal's clock starts on a camera frame.
 
 Run: ros2 run world_model_planner mujoco_sim_node --ros-args --params-file config/sim.yaml
 """
@@ -52,6 +57,7 @@ from .ros_params import declare_config
 NS = 1_000_000_000
 MAX_TICK = 0.01  # s: the finest command/publish grain (a 100 Hz controller update)
 MAX_LAG = 0.25  # s of simulation time behind the wall clock before pacing gives up catching up
+RESEND = 0.5  # wall s between re-sends of a frame that waits for its command (lockstep)
 LOG_EVERY = 2.0  # s between repeats of one warning
 
 
@@ -112,6 +118,14 @@ class MujocoSimNode(Node):
         # Commands are dropped until then (sim time) after a reset between goals, see reset_hold.
         self.hold_until_ns = 0
         self.stale_commands = 0
+        self.start_due = False  # the first command came: start the clock at the next frame
+        self.published = False  # what is due at now_ns was published
+        # Lockstep: frames wait for their answer while a commander answers (from the start: the
+        # first goal waits at time zero for the planner), and are sent again while they wait.
+        self.commander = self.params.lockstep
+        self.awaiting_since: float | None = None  # wall time of the frame waiting for an answer
+        self.last_sent: list[tuple[Any, Any]] = []  # (publisher, message) of the waiting frame
+        self.resent_at = 0.0
 
         self.joint_pub = self.create_publisher(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
         self.image_pub = self.create_publisher(Image, graph.CAMERA_IMAGE, m.SENSOR_QOS)
@@ -139,7 +153,8 @@ class MujocoSimNode(Node):
                                        clock=RosClock(clock_type=ClockType.STEADY_TIME))
         self.get_logger().info(
             f"simulating {self.sim.robot.name} ({', '.join(self.joint_names)}) in ticks of "
-            f"{self.tick_ns / 1e6:g} ms at real_time_factor {rtf:g}; camera "
+            f"{self.tick_ns / 1e6:g} ms at real_time_factor {rtf:g}"
+            f"{' in lockstep with its commands' if self.params.lockstep else ''}; camera "
             f"{self.config.sim.image_width}x{self.config.sim.image_height} at "
             f"{self.params.camera_rate:g} Hz; task {'on' if self.task_running else 'off'}")
 
@@ -148,9 +163,10 @@ class MujocoSimNode(Node):
     def on_position(self, msg: Float64MultiArray) -> None:
         try:
             target = m.position_command_to_vector(msg, self.joint_names)
+            self.first_command()  # before answered(): it asks whether a frame was waiting
+            self.answered()
             if self.holding_after_reset():
                 return
-            self.first_command()
             self.target, self.trajectory = target, None
         except Exception as exc:  # a bad message must never stop the simulation
             self.drop(graph.POSITION_COMMANDS, exc)
@@ -158,9 +174,10 @@ class MujocoSimNode(Node):
     def on_trajectory(self, msg: JointTrajectory) -> None:
         try:
             times, positions = m.trajectory_to_arrays(msg, self.joint_names)
+            self.first_command()  # before answered(): it asks whether a frame was waiting
+            self.answered()
             if self.holding_after_reset():
                 return
-            self.first_command()
             if len(times) == 0:  # empty trajectory: stop where the arm is
                 self.target, self.trajectory = self.sim.qpos, None
                 return
@@ -169,23 +186,54 @@ class MujocoSimNode(Node):
             self.drop(graph.TRAJECTORY_COMMANDS, exc)
 
     def first_command(self) -> None:
-        """With node.start_on_command, the first goal's episode begins now, from rest."""
-        if self.waiting_for_command:
+        """With node.start_on_command, the first goal's episode begins with the first command:
+        at once if it answers the frame of the goal's start instant (lockstep, nothing
+        simulated since the reset), else at the next frame (from rest at the start again)."""
+        if not self.waiting_for_command or self.start_due:
+            return
+        if self.awaiting_since is not None and self.sim.time == 0.0:
             self.waiting_for_command = False
-            self.start_clock()
             self.get_logger().info(f"goal {self.episode}: first command received, clock starts")
+            return
+        self.start_due = True
+        self.get_logger().info(f"goal {self.episode}: first command received, clock starts at "
+                               "the next camera frame")
 
     def start_clock(self) -> None:
-        """The goal's episode begins now: the arm at rest at its start, step count zero."""
+        """The goal's episode begins now, on a camera frame: the arm at rest at its start, step
+        count zero, no command yet, and the joint state of that instant published with it."""
+        self.waiting_for_command = self.start_due = False
+        self.hold_until_ns = 0
         self.sim.reset(self.start_q)
+        self.target, self.trajectory = self.start_q, None
         self.last_step = 0
+        self.next_joints_ns = self.now_ns
+
+    def clock_starts_now(self) -> bool:
+        """Whether the goal's clock starts at this instant: a frame is due, and the first
+        command came (start_on_command) or the hold after a reset is over."""
+        if self.now_ns < self.next_camera_ns:
+            return False
+        return self.start_due or bool(self.hold_until_ns and self.now_ns >= self.hold_until_ns)
+
+    def answered(self) -> None:
+        """A valid command arrived: with lockstep, it answers the frame the simulation waits
+        on, and later frames wait for theirs."""
+        if not self.params.lockstep:
+            return
+        self.commander = True
+        if self.awaiting_since is not None:
+            self.awaiting_since = None
+            self.last_sent = []
+            self.reanchor()
 
     def holding_after_reset(self) -> bool:
-        """True (and the command counted as stale) while the arm holds after a reset.
+        """True (and the command counted as stale) while the arm holds after a reset, until the
+        goal's clock starts.
 
         A planner reading the last frame before the reset sends its command just after it; that
         command would drag the freshly placed arm back towards the previous goal's pose."""
-        if self.now_ns >= self.hold_until_ns:
+        if not self.hold_until_ns:
             return False
         self.stale_commands += 1
         return True
@@ -201,12 +249,40 @@ class MujocoSimNode(Node):
 
     # -- time --------------------------------------------------------------------------------
 
+    def reanchor(self) -> None:
+        """Pace from here: the wall clock and simulation time start together again."""
+        self.wall_anchor, self.sim_anchor_ns = time.monotonic(), self.now_ns
+
+    def waiting(self) -> bool:
+        """Whether a frame still waits for its command (lockstep); gives up after the timeout."""
+        if self.awaiting_since is None:
+            return False
+        now = time.monotonic()
+        if now - self.awaiting_since < self.params.lockstep_timeout:
+            if now - self.resent_at >= RESEND:  # a best-effort frame may not have arrived
+                self.resent_at = now
+                for pub, msg in self.last_sent:
+                    pub.publish(msg)
+            return True
+        self.get_logger().warning(
+            f"no command answered the camera frame within lockstep_timeout "
+            f"({self.params.lockstep_timeout:g} s wall): simulating on without waiting until "
+            "commands come again", throttle_duration_sec=LOG_EVERY)
+        self.awaiting_since = None
+        self.last_sent = []
+        self.commander = False
+        self.reanchor()
+        return False
+
     def on_timer(self) -> None:
         try:
+            if self.waiting():
+                return
             rtf = self.params.real_time_factor
             if rtf <= 0:  # as fast as possible, one control period per callback
                 for _ in range(max(1, int(self.config.sim.control_period * NS) // self.tick_ns)):
-                    self.tick()
+                    if not self.tick():
+                        break
                 return
             due = self.sim_anchor_ns + int((time.monotonic() - self.wall_anchor) * rtf * NS)
             if due - self.now_ns > MAX_LAG * NS:
@@ -216,42 +292,58 @@ class MujocoSimNode(Node):
                     throttle_duration_sec=10.0)
                 self.wall_anchor, self.sim_anchor_ns = time.monotonic(), self.now_ns
                 due = self.now_ns + self.tick_ns
-            while self.now_ns + self.tick_ns <= due:
-                self.tick()
+            while self.now_ns + self.tick_ns <= due and self.tick():
+                pass
         except Exception as exc:  # never let the executor die on us; say what happened
             if not self.context.ok():
                 return  # shutting down (SIGINT/SIGTERM) in the middle of a tick
             self.get_logger().error(f"simulation step failed: {type(exc).__name__}: {exc}",
                                     throttle_duration_sec=LOG_EVERY)
 
-    def tick(self) -> None:
-        """Advance one tick, then publish what is due at the new time."""
-        if self.hold_until_ns and self.now_ns >= self.hold_until_ns:
-            self.hold_until_ns = 0
-            self.start_clock()
+    def tick(self) -> bool:
+        """Publish what is due now (once), then advance one tick and check the task. False when
+        it stopped after a frame to wait for the command answering it (lockstep)."""
+        if not self.published:
+            if self.clock_starts_now():
+                self.start_clock()
+            self.published = True
+            if self.publish_due() and self.params.lockstep and self.commander:
+                self.awaiting_since = self.resent_at = time.monotonic()
+                return False
         end_ns = self.now_ns + self.tick_ns
         if self.trajectory is not None:
             self.target = self.trajectory.target(end_ns)
         self.sim.advance(self.target, self.tick_steps * self.config.sim.physics_timestep)
         self.now_ns = end_ns
-        stamp = m.seconds_to_time(self.now_ns / NS)
-        if self.clock_pub is not None:
-            self.clock_pub.publish(Clock(clock=stamp))
-        if self.now_ns >= self.next_joints_ns:
-            self.joint_pub.publish(m.joint_state_message(
-                self.joint_names, self.sim.qpos, self.sim.qvel, stamp=stamp))
-            self.next_joints_ns = max(self.next_joints_ns + self.joint_period_ns, self.now_ns)
-        if self.now_ns >= self.next_camera_ns:
-            frame = self.params.camera_frame
-            self.image_pub.publish(m.rgb_to_image(self.sim.render(), stamp=stamp,
-                                                  frame_id=frame))
-            self.info_pub.publish(m.camera_info_message(self.sim.intrinsics(), stamp=stamp,
-                                                        frame_id=frame))
-            self.next_camera_ns = max(self.next_camera_ns + self.camera_period_ns, self.now_ns)
+        self.published = False
         if (self.task_running and not self.waiting_for_command and not self.hold_until_ns
                 and self.sim.step_count != self.last_step):
             self.last_step = self.sim.step_count
             self.on_control_step()
+        return True
+
+    def publish_due(self) -> bool:
+        """/clock, and the joint state and camera frame if due at now; True if a frame went."""
+        stamp = m.seconds_to_time(self.now_ns / NS)
+        sent: list[tuple[Any, Any]] = []
+        if self.clock_pub is not None:
+            sent.append((self.clock_pub, Clock(clock=stamp)))
+        if self.now_ns >= self.next_joints_ns:
+            sent.append((self.joint_pub, m.joint_state_message(
+                self.joint_names, self.sim.qpos, self.sim.qvel, stamp=stamp)))
+            self.next_joints_ns = max(self.next_joints_ns + self.joint_period_ns, self.now_ns)
+        frame = self.now_ns >= self.next_camera_ns
+        if frame:
+            name = self.params.camera_frame
+            sent.append((self.image_pub, m.rgb_to_image(self.sim.render(), stamp=stamp,
+                                                        frame_id=name)))
+            sent.append((self.info_pub, m.camera_info_message(self.sim.intrinsics(),
+                                                              stamp=stamp, frame_id=name)))
+            self.next_camera_ns = max(self.next_camera_ns + self.camera_period_ns, self.now_ns)
+        for pub, msg in sent:
+            pub.publish(msg)
+        self.last_sent = sent
+        return frame
 
     # -- task --------------------------------------------------------------------------------
 
@@ -263,7 +355,9 @@ class MujocoSimNode(Node):
         self.start_q = self.sim.qpos
         self.target, self.trajectory = self.start_q, None
         self.waiting_for_command = index == 0 and self.params.start_on_command
-        hold_ns = int(round(self.params.reset_hold * NS))
+        # In lockstep no command is in flight across a reset (each frame's answer arrived
+        # before the simulation went on), so the goal's clock starts at once, on this frame.
+        hold_ns = 0 if self.params.lockstep else int(round(self.params.reset_hold * NS))
         self.hold_until_ns = self.now_ns + hold_ns if index > 0 and hold_ns > 0 else 0
         self.episode, self.settled, self.last_step = index, 0, 0
         self.goal = self.task.make_goal(goal_q)
@@ -283,9 +377,11 @@ class MujocoSimNode(Node):
         success = self.settled >= self.params.settle_steps
         if not success and steps < self.config.episode_steps:
             return
+        period = self.config.sim.control_period
         result = {"episode": self.episode, "seed": self.params.seed, "success": bool(success),
                   "final_error_m": round(error, 5), "steps": int(steps),
-                  "seconds": round(steps * self.config.sim.control_period, 6)}
+                  "seconds": round(steps * period, 6),
+                  "started_s": round(self.now_ns / NS - steps * period, 6)}
         self.result_pub.publish(String(data=json.dumps(result, sort_keys=True)))
         self.get_logger().info(f"goal {self.episode}: {'reached' if success else 'missed'} "
                                f"(error {error * 1000:.1f} mm after {steps} steps)")

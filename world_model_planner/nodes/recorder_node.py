@@ -17,8 +17,9 @@ Files are written the way `ros2 bag record -s mcap` writes them: profile ros2, C
 they came off the wire (raw subscriptions, nothing is decoded), ros2msg schemas holding the full
 concatenated message definitions and each channel's offered_qos_profiles. So `ros2 bag info` and
 `ros2 bag play` (mcap storage plugin), Foxglove and `wmp train` (core/data/mcap_import.py) all
-read them. The node publishes nothing. On SIGINT or SIGTERM the open file is finished properly;
-with split_seconds a new file starts every so many seconds.
+read them. The node publishes only its /diagnostics (once a second: the open file and how many
+messages of each topic it holds). On SIGINT or SIGTERM the open file is finished properly; with
+split_seconds a new file starts every so many seconds.
 
 Run: ros2 run world_model_planner recorder_node --ros-args --params-file config/recorder.yaml
 """
@@ -34,6 +35,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -50,6 +53,7 @@ PRIMITIVES = {"bool", "byte", "char", "float32", "float64", "int8", "uint8", "in
               "int32", "uint32", "int64", "uint64", "string", "wstring"}
 DELIMITER = "=" * 80
 LOG_EVERY = 5.0
+DIAGNOSTICS_PERIOD = 1.0  # s (wall) between /diagnostics messages
 
 
 # -- message definitions ---------------------------------------------------------------------
@@ -303,9 +307,25 @@ class RecorderNode(Node):
             self.subs.append(self.create_subscription(
                 msg_class, topic, self._callback(resolved, name, qos), qos, raw=True,
                 event_callbacks=self._events(resolved)))
+        self.diagnostics = self.create_publisher(DiagnosticArray, graph.DIAGNOSTICS, 10)
+        self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.get_logger().info(
             f"recording {', '.join(s.topic_name for s in self.subs)} to "
             f"{self.recorder.folder.resolve()}")
+
+    def _publish_diagnostics(self) -> None:
+        """What is recorded so far: the open file and the messages of each topic."""
+        counts = self.recorder.counts
+        status = DiagnosticStatus(
+            level=DiagnosticStatus.OK, name=f"{self.get_fully_qualified_name()}: recorder",
+            message=f"recording to {self.recorder.path}" if self.recorder.path
+            else "waiting for messages")
+        status.values = [KeyValue(key="file", value=str(self.recorder.path or ""))] + [
+            KeyValue(key=f"messages {topic}", value=str(n)) for topic, n in sorted(counts.items())]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics.publish(array)
 
     def _callback(self, topic: str, name: str, qos: QoSProfile
                   ) -> Callable[[bytes, Any], None]:

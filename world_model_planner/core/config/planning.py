@@ -178,6 +178,11 @@ class PlannerNodeConfig:
     watchdog: WatchdogConfig = param(WatchdogConfig(), "stale-data watchdog")
     velocity_scale: float = param(0.0, "cap on the robot config's velocity_scale for command "
                                   "limits (0: no cap); real mode caps it at 0.3", ge=0.0, le=1.0)
+    synchronous_commands: bool = param(False, "the driver applies each command from the instant "
+                                       "of the frame it answers and sends a joint state with "
+                                       "every frame (the embedded simulator with node.lockstep; "
+                                       "wmp run sets it): only then is the position-loop push "
+                                       "check (planner.surprise.tracking) used")
 
 
 PLANNER_NODE = "planner"

@@ -242,6 +242,15 @@ class SimNodeParams:
                               "start for this long (s) and drop commands, which were planned on "
                               "the previous goal's frames; the goal's clock starts after it",
                               ge=0.0)
+    lockstep: bool = param(False, "after each camera frame, wait for the command that answers "
+                           "it before simulating on, so each command acts from the frame it was "
+                           "planned on, as in training; the first goal waits at time zero and "
+                           "each next goal starts at its reset, without reset_hold (wmp run and "
+                           "the mujoco launch set it for the planner; a commander that does not "
+                           "answer frames should not)")
+    lockstep_timeout: float = param(30.0, "wall seconds to wait for that command before "
+                                    "simulating on without waiting, until commands come again",
+                                    gt=0.0)
 
 
 @dataclasses.dataclass(frozen=True)

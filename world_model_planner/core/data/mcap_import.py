@@ -20,8 +20,15 @@ nearest in time and with the command sent after that frame (the one the frame ca
 new goals and wherever the camera or the joint states fall silent for more than a second.
 
 Everything is decoded from the recorded schemas with mcap-ros2-support, so no ROS install is
-needed. Times are the recorder's receive times (MCAP log_time): header stamps of different sources
-may use different clocks, the receive clock is one clock.
+needed. Times are the publishers' send times (MCAP publish_time: the DDS source timestamp the
+recorder node stores), not the recorder's receive times (log_time): a recorder whose executor
+falls behind receives a burst of messages at once, in whatever order it services its
+subscriptions, and receive times then pair frames with the wrong commands and cut episodes in
+the wrong place. Header stamps are no better: different sources may stamp with different clocks
+(sim time, a camera's own clock). Send times share the publishers' system clock, one clock on one
+machine (keep machines in sync with NTP/PTP when recording across them). Recordings without a
+publish time (0) fall back to log_time. How far behind the recorder was is reported (a warning
+past half a control period, and `receive_delay_s` in the manifest).
 
 The small decoders at the top (images, joint names) are shared with the ROS nodes' message
 conversions, so a frame means the same thing live and from a recording.
@@ -48,7 +55,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
 CACHE_SUFFIX = ".episodes"
-IMPORT_VERSION = 1  # bump when the import rules change, so cached imports are redone
+IMPORT_VERSION = 2  # bump when the import rules change, so cached imports are redone
 NS = 1_000_000_000
 
 
@@ -136,13 +143,15 @@ def interpolate_trajectory(times: np.ndarray, positions: np.ndarray, start: np.n
 
 @dataclass
 class Recording:
-    """The streams an import needs, sorted by receive time (ns); joints in the robot's order."""
+    """The streams an import needs, sorted by publish time (ns); joints in the robot's order.
+    receive_delays: log_time - publish_time of every message used (ns), the recorder's lag."""
 
     joint_names: tuple[str, ...]
     joint_times: list[int] = field(default_factory=list)
     qpos: list[np.ndarray] = field(default_factory=list)
     qvel: list[np.ndarray] = field(default_factory=list)
     image_times: list[int] = field(default_factory=list)
+    image_stamps: list[int] = field(default_factory=list)  # header stamps: the camera's clock
     images: list[np.ndarray] = field(default_factory=list)
     position_commands: list[tuple[int, np.ndarray]] = field(default_factory=list)
     trajectories: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
@@ -151,6 +160,7 @@ class Recording:
     results: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     camera_info: dict[str, Any] | None = None
     dropped: dict[str, int] = field(default_factory=dict)
+    receive_delays: list[int] = field(default_factory=list)
 
     def drop(self, topic: str, where: str, reason: str) -> None:
         if topic not in self.dropped:
@@ -193,8 +203,9 @@ def list_recordings(source: str | Path) -> list[Path]:
     raise DatasetError(f"{path}: no such file or folder")
 
 
-def iter_decoded(files: Iterable[Path]) -> Iterator[tuple[str, int, Any, Path]]:
-    """(topic, log_time_ns, decoded message, file) of each file in turn, in file order.
+def iter_decoded(files: Iterable[Path]) -> Iterator[tuple[str, int, int, Any, Path]]:
+    """(topic, publish_time_ns, log_time_ns, decoded message, file) of each file in turn, in
+    file order; publish_time is log_time where the recording has none (0).
 
     Files are read front to back (no summary needed), so a file cut short (a recorder killed
     without a chance to finish it) yields the chunks it holds, with a warning.
@@ -209,7 +220,8 @@ def iter_decoded(files: Iterable[Path]) -> Iterator[tuple[str, int, Any, Path]]:
             try:
                 for _schema, channel, message, decoded in reader.iter_decoded_messages(
                         log_time_order=False):
-                    yield channel.topic, message.log_time, decoded, path
+                    sent = message.publish_time or message.log_time
+                    yield channel.topic, sent, message.log_time, decoded, path
             except (McapError, EOFError, ValueError, AssertionError) as exc:
                 log.warning("%s: recording ends early (%s: %s); using the messages before that",
                             path, type(exc).__name__, exc)
@@ -224,11 +236,12 @@ def read_recordings(files: Sequence[Path], joint_names: Sequence[str], *,
     """Decode and sort the streams of `files` (split parts of one session, or several sessions)."""
     rec = Recording(tuple(joint_names))
     joints: list[tuple[int, np.ndarray, np.ndarray]] = []
-    frames: list[tuple[int, np.ndarray]] = []
-    for topic, stamp, msg, path in iter_decoded(files):
+    frames: list[tuple[int, np.ndarray, int]] = []
+    for topic, stamp, received, msg, path in iter_decoded(files):
         role = role_of(topic, namespace)
         if role is None:
             continue
+        rec.receive_delays.append(received - stamp)
         try:
             if role == "joint_states":
                 q = match_joint_names(msg.name, msg.position, joint_names, allow_extra=True)
@@ -238,7 +251,8 @@ def read_recordings(files: Sequence[Path], joint_names: Sequence[str], *,
                 joints.append((stamp, q, v))
             elif role == "image":
                 frames.append((stamp, decode_image(msg.encoding, msg.height, msg.width, msg.step,
-                                                   msg.data)))
+                                                   msg.data),
+                               int(msg.header.stamp.sec) * NS + int(msg.header.stamp.nanosec)))
             elif role == "camera_info":
                 rec.camera_info = {"frame_id": msg.header.frame_id, "width": int(msg.width),
                                    "height": int(msg.height),
@@ -276,6 +290,7 @@ def read_recordings(files: Sequence[Path], joint_names: Sequence[str], *,
     rec.qvel = [r[2] for r in joints]
     rec.image_times = [r[0] for r in frames]
     rec.images = [r[1] for r in frames]
+    rec.image_stamps = [r[2] for r in frames]
     for stream in (rec.position_commands, rec.trajectories, rec.goal_joints, rec.goal_images,
                    rec.results):
         stream.sort(key=lambda r: r[0])
@@ -297,13 +312,29 @@ class ImportSettings:
 
 
 def estimate_control_period(rec: Recording) -> float:
-    """Median camera frame interval (s), rounded to 1 ms: the rate the planner ran at."""
+    """Median camera frame interval (s), rounded to 1 ms: the rate the planner ran at.
+
+    Measured on the frames' header stamps where they increase (the camera's own clock: a
+    simulator's sim time, which the send times only follow when it runs in real time), else on
+    their send times."""
     if len(rec.image_times) < 2:
         raise DatasetError("a recording needs at least two camera frames to tell the control "
                            "period")
-    gaps = np.diff(np.asarray(rec.image_times, dtype=np.int64)) / NS
+    for times in (rec.image_stamps, rec.image_times):
+        gaps = np.diff(np.asarray(times, dtype=np.int64)) / NS
+        if len(times) == len(rec.image_times) and np.median(gaps) > 0:
+            break
     gaps = gaps[gaps > 0]
     return max(round(float(np.median(gaps)), 3), 0.001)
+
+
+def receive_delay(rec: Recording) -> dict[str, float]:
+    """How long after sending the recorder received messages (s): median, p99 and max."""
+    if not rec.receive_delays:
+        return {"median": 0.0, "p99": 0.0, "max": 0.0}
+    d = np.asarray(rec.receive_delays, dtype=np.float64) / NS
+    return {"median": round(float(np.median(d)), 6), "p99": round(float(np.percentile(d, 99)), 6),
+            "max": round(float(d.max()), 6)}
 
 
 def _commands(rec: Recording, control_period: float) -> tuple[np.ndarray, np.ndarray]:
@@ -458,6 +489,13 @@ def convert_recordings(source: str | Path, out: str | Path, *, robot: str | Path
     period = settings.control_period or estimate_control_period(rec)
     settings = ImportSettings(settings.gap_seconds, settings.max_joint_skew, settings.min_steps,
                               period)
+    delay = receive_delay(rec)
+    if delay["p99"] > period / 2:
+        log.warning("%s: the recorder received messages up to %.3f s after they were sent (p99 "
+                    "%.3f s; the control period is %.3f s): its executor fell behind. Episodes "
+                    "are timed by send time, so they are still cut and paired where the "
+                    "publishers put them; record fewer topics or smaller images to keep up",
+                    source, delay["max"], delay["p99"], period)
     episodes = build_episodes(rec, arm, settings)
     if not episodes:
         raise DatasetError(f"{source}: no episode of at least {settings.min_steps} steps (frames "
@@ -493,6 +531,7 @@ def convert_recordings(source: str | Path, out: str | Path, *, robot: str | Path
                               "min_steps": settings.min_steps, "namespace": namespace}},
         "recordings": _recordings_listing(files),
         "dropped_messages": rec.dropped,
+        "receive_delay_s": delay,
         "robot": {"name": arm.name, "joint_names": list(arm.joint_names),
                   "lower": arm.lower.tolist(), "upper": arm.upper.tolist()},
         "camera": {"name": info.get("frame_id", ""), "width": int(shape[1]),

@@ -148,9 +148,16 @@ class MPCController:
         if self.monitor is not None:
             self.monitor.reset()
 
-    def hold(self, qpos: np.ndarray, reason: str) -> StepResult:
-        """A hold command (watchdog, e-stop, no data) that keeps the filter's state consistent."""
-        if self._reset_pending:
+    def hold(self, qpos: np.ndarray, reason: str, *, measured_is_fresh: bool = False
+             ) -> StepResult:
+        """A hold command (watchdog, e-stop, no goal) that keeps the filter's state consistent.
+
+        A hold is a controlled stop of the last command, unless `qpos` is a fresh measurement
+        further from that command than one step at the velocity limit (a driver or simulator
+        restarted with the arm elsewhere, hand guiding): then the hold starts where the arm is,
+        because re-sending the old command would make the arm jump back to it.
+        """
+        if self._reset_pending or (measured_is_fresh and self.filter.out_of_step(qpos)):
             self.filter.reset(qpos)
             self._reset_pending = False
         result = self.filter.hold(qpos, reason)
