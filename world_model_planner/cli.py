@@ -119,26 +119,9 @@ def _contact_line(contact: dict[str, float]) -> str:
             f"{contact['mean_largest_displacement_m'] * 100:.1f} cm at most")
 
 
-def dataset_sheet(data: str | Path, out: str | Path, episodes: int = 4, columns: int = 8) -> Path:
-    """PNG of goal images and evenly spaced frames of the first episodes of a dataset."""
-    import numpy as np
-
-    from .core.data.shards import Dataset
-    from .core.viz import contact_sheet, save_png
-
-    rows, labels = [], []
-    for ep in Dataset(data).episodes():
-        picks = np.linspace(0, ep.steps, columns).round().astype(int)
-        rows.append([ep.goal_image] + [ep.images[t] for t in picks])
-        labels.append(f"episode {ep.index}")
-        if len(rows) >= episodes:
-            break
-    heads = ["goal"] + [f"t={t}" for t in picks]
-    return save_png(contact_sheet(rows, row_labels=labels, column_labels=heads), out)
-
-
 def cmd_sheet(args: argparse.Namespace) -> int:
     from .core.data.shards import Dataset
+    from .core.data.sheet import dataset_sheet
 
     path = dataset_sheet(args.data, args.out, args.episodes)
     print(f"wrote {path}", file=sys.stderr)
