@@ -133,12 +133,11 @@ def cmd_sheet(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """The node graph of graph.py as supervised processes, watched until done or interrupted."""
-    import time
-
     from .core import config as cfg
     from .core.paths import resolve
+    from .core.run_report import run_summary, write_run_report
     from .graph import build
-    from .supervisor import GraphError, Supervisor
+    from .supervisor import watch_graph
 
     robot_cfg = cfg.load(cfg.RobotConfig, resolve(args.robot, kind="robot config"))
     description = None
@@ -155,92 +154,28 @@ def cmd_run(args: argparse.Namespace) -> int:
                   robot_controllers=(robot_cfg.controllers.position,
                                      robot_cfg.controllers.trajectory),
                   robot_description=description)
-    try:
-        import rclpy
-
-        from .nodes.run_monitor import RunMonitor
-    except ImportError as exc:
-        raise GraphError("wmp run needs rclpy: pip install 'world_model_planner[ros]'") from exc
     log_dir = Path(args.log_dir) if args.log_dir else None
-    supervisor = Supervisor(nodes, namespace=args.namespace, log_dir=log_dir)
-    rclpy.init(args=None)
-    monitor = RunMonitor(args.namespace)
-    started = time.monotonic()
-    reported = 0
-    failed: Any = None
-    try:
-        supervisor.start()
-        print(f"wmp run: {args.mode} graph: " + ", ".join(n.name for n in nodes)
-              + (f" (logs in {log_dir})" if log_dir else ""), file=sys.stderr)
-        while True:
-            rclpy.spin_once(monitor, timeout_sec=0.1)
-            for r in monitor.log.results[reported:]:
-                print(f"goal {r.get('episode', reported)}: "
-                      f"{'success' if r.get('success') else 'FAILED '} final error "
-                      f"{100 * float(r.get('final_error_m', float('nan'))):5.1f} cm after "
-                      f"{r.get('steps')} steps", file=sys.stderr)
-                reported += 1
-            failed = supervisor.first_exit()
-            if failed is not None:
-                break
-            if args.goals and reported >= args.goals:
-                break
-            if args.timeout and time.monotonic() - started > args.timeout:
-                print(f"wmp run: stopping after the {args.timeout} s timeout", file=sys.stderr)
-                break
-    except KeyboardInterrupt:
-        print("wmp run: interrupted, stopping the graph", file=sys.stderr)
-    finally:
-        supervisor.stop()
-        monitor.destroy_node()
-        rclpy.try_shutdown()
-    summary = _run_summary(monitor.log, time.monotonic() - started)
+    run = watch_graph(nodes, mode=args.mode, namespace=args.namespace, log_dir=log_dir,
+                      goals=args.goals, timeout=args.timeout)
+    summary = run_summary(run.log, run.seconds)
     if args.report:
-        _run_report(monitor.log, summary, Path(args.report))
+        write_run_report(run.log, summary, Path(args.report))
         summary["report"] = str(args.report)
     if args.json:
         _emit_json(summary)
     else:
         _print_run_summary(summary)
+    failed = run.failed
     if failed is not None and failed.process.returncode not in (0, None):
         print(f"wmp run: node '{failed.spec.name}' exited with status "
               f"{failed.process.returncode}; the graph was stopped"
               + (f" (see {log_dir / (failed.spec.name + '.log')})" if log_dir else ""),
               file=sys.stderr)
         return 1
-    if args.goals and reported < args.goals:
-        print(f"wmp run: only {reported} of {args.goals} goals finished", file=sys.stderr)
+    if args.goals and run.reported < args.goals:
+        print(f"wmp run: only {run.reported} of {args.goals} goals finished", file=sys.stderr)
         return 1
     return 0
-
-
-def _run_summary(log: Any, seconds: float) -> dict[str, Any]:
-    import numpy as np
-
-    results = log.results
-    diag = log.diagnostics[-1] if log.diagnostics else {}
-
-    def number(key: str) -> float | None:
-        try:
-            return float(diag[key])
-        except (KeyError, ValueError):
-            return None
-
-    return {
-        "goals": len(results), "successes": sum(bool(r.get("success")) for r in results),
-        "final_errors_m": [float(r.get("final_error_m", float("nan"))) for r in results],
-        "median_final_error_m": float(np.median([r.get("final_error_m", np.nan)
-                                                 for r in results])) if results else None,
-        "control_rate_hz": number("loop_rate_hz"),
-        "plan_latency_p50_ms": number("plan_latency_p50_ms"),
-        "plan_latency_p99_ms": number("plan_latency_p99_ms"),
-        "e2e_latency_p50_ms": number("e2e_latency_p50_ms"),
-        "e2e_latency_p99_ms": number("e2e_latency_p99_ms"),
-        "provider": diag.get("provider"), "model": diag.get("model_id"),
-        "surprise_decisions": {k[len("steps_"):]: int(float(v)) for k, v in diag.items()
-                               if k.startswith("steps_")},
-        "seconds": round(seconds, 1), "results": results,
-    }
 
 
 def _print_run_summary(s: dict[str, Any]) -> None:
@@ -258,35 +193,6 @@ def _print_run_summary(s: dict[str, Any]) -> None:
     if decisions:
         print("wmp run: surprise monitor per control step: " + ", ".join(
             f"{k} {v}" for k, v in sorted(decisions.items())), file=sys.stderr)
-
-
-def _run_report(log: Any, summary: dict[str, Any], path: Path) -> None:
-    """PNG: final error per goal (success coloured) and the loop's rate and latency."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    errors = np.array(summary["final_errors_m"]) * 100
-    colours = ["tab:green" if r.get("success") else "tab:red" for r in log.results]
-    axes[0].bar(np.arange(len(errors)), errors, color=colours)
-    axes[0].axhline(3.0, color="k", ls="--", lw=0.8, label="success radius")
-    axes[0].set(xlabel="goal", ylabel="final tool error (cm)",
-                title=f"{summary['successes']}/{summary['goals']} goals reached")
-    axes[0].legend()
-    rates = [float(d["loop_rate_hz"]) for d in log.diagnostics if "loop_rate_hz" in d]
-    lat = [float(d["plan_latency_p50_ms"]) for d in log.diagnostics if "plan_latency_p50_ms" in d]
-    axes[1].plot(rates, label="control rate (Hz)")
-    axes[1].plot(lat, label="plan latency p50 (ms)")
-    axes[1].set(xlabel="diagnostics message (1 Hz)", title="planner loop")
-    axes[1].legend()
-    axes[1].grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
