@@ -424,12 +424,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wmp", description="Learned world-model MPC for robot arms (world_model_planner).")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_collect(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("collect", help="record exploration episodes from the embedded simulator")
     p.add_argument("--episodes", type=int, required=True, help="number of episodes")
     p.add_argument("--out", required=True, help="dataset folder (created; resumed if compatible)")
@@ -446,12 +441,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_collect)
 
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check dataset folders shard by shard")
     p.add_argument("data", nargs="+", help="dataset folders")
     p.add_argument("--json", action="store_true", help="print a JSON report on stdout")
     _add_common(p)
     p.set_defaults(func=cmd_validate)
 
+
+def _add_sheet(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sheet", help="contact sheet PNG of a dataset's first episodes")
     p.add_argument("data", help="dataset folder")
     p.add_argument("--out", default="contact_sheet.png", help="PNG path")
@@ -459,6 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_sheet)
 
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="fit the world model on collected episodes")
     p.add_argument("--data", nargs="+", required=True, help="dataset folders (wmp collect)")
     p.add_argument("--out", required=True, help="training folder (checkpoints, curves)")
@@ -486,6 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_train)
 
+
+def _add_refit_ensemble(sub: argparse._SubParsersAction) -> None:
     from .core.config import RefitConfig
 
     refit = RefitConfig()
@@ -514,6 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_refit_ensemble)
 
+
+def _add_harden_encoder(sub: argparse._SubParsersAction) -> None:
     from .core.config import HardenConfig
 
     harden = HardenConfig()
@@ -552,6 +557,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_harden_encoder)
 
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="trained checkpoint -> ONNX files + meta.json")
     p.add_argument("--checkpoint", required=True, help="the --out folder of 'wmp train'")
     p.add_argument("--out", required=True, help="model folder to write")
@@ -565,6 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_export)
 
+
+def _add_calibrate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calibrate", help="calibrate a model's surprise monitor on other episodes "
                        "(e.g. recordings of the deployed arm)")
     p.add_argument("--model", required=True, help="model folder written by 'wmp export'")
@@ -582,6 +591,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_calibrate)
 
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="model report on held-out data (docs/MODEL.md)")
     p.add_argument("checkpoints", nargs="+", help="training folders (one per objective)")
     p.add_argument("--data", nargs="+", default=None, help="datasets (default: training data)")
@@ -590,6 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_report)
 
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="seeded benchmark episodes against baselines")
     p.add_argument("--model", default=None, help="model folder (default: the shipped model; "
                    "models/wmp_arm_push for --task push)")
@@ -616,6 +629,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_eval)
 
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="planner latency, throughput, efficiency and memory")
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     p.add_argument("--providers", default=None, help="ONNX Runtime providers (auto, cuda, ...)")
@@ -627,6 +642,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_bench)
 
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="start the node graph of a mode (like ros2 launch)")
     p.add_argument("--mode", choices=("mujoco", "gazebo", "real"), required=True)
     p.add_argument("--goals", type=int, default=0,
@@ -646,6 +663,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_run)
 
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the main demo (what 'make demo' runs)")
     p.add_argument("--out", default="demo_output", help="output folder")
     p.add_argument("--goals", type=int, default=6, help="seeded goals")
@@ -654,6 +673,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=170.0, help="stop after this many seconds")
     _add_common(p)
     p.set_defaults(func=cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """`wmp` and its subcommands, each added by its own `_add_<name>` above (flags, help texts
+    and handler), in the order `wmp --help` lists them."""
+    parser = argparse.ArgumentParser(
+        prog="wmp", description="Learned world-model MPC for robot arms (world_model_planner).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_collect, _add_validate, _add_sheet, _add_train, _add_refit_ensemble,
+                _add_harden_encoder, _add_export, _add_calibrate, _add_report, _add_eval,
+                _add_bench, _add_run, _add_demo):
+        add(sub)
     return parser
 
 
