@@ -119,26 +119,9 @@ def _contact_line(contact: dict[str, float]) -> str:
             f"{contact['mean_largest_displacement_m'] * 100:.1f} cm at most")
 
 
-def dataset_sheet(data: str | Path, out: str | Path, episodes: int = 4, columns: int = 8) -> Path:
-    """PNG of goal images and evenly spaced frames of the first episodes of a dataset."""
-    import numpy as np
-
-    from .core.data.shards import Dataset
-    from .core.viz import contact_sheet, save_png
-
-    rows, labels = [], []
-    for ep in Dataset(data).episodes():
-        picks = np.linspace(0, ep.steps, columns).round().astype(int)
-        rows.append([ep.goal_image] + [ep.images[t] for t in picks])
-        labels.append(f"episode {ep.index}")
-        if len(rows) >= episodes:
-            break
-    heads = ["goal"] + [f"t={t}" for t in picks]
-    return save_png(contact_sheet(rows, row_labels=labels, column_labels=heads), out)
-
-
 def cmd_sheet(args: argparse.Namespace) -> int:
     from .core.data.shards import Dataset
+    from .core.data.sheet import dataset_sheet
 
     path = dataset_sheet(args.data, args.out, args.episodes)
     print(f"wrote {path}", file=sys.stderr)
@@ -150,12 +133,11 @@ def cmd_sheet(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """The node graph of graph.py as supervised processes, watched until done or interrupted."""
-    import time
-
     from .core import config as cfg
     from .core.paths import resolve
+    from .core.run_report import run_summary, write_run_report
     from .graph import build
-    from .supervisor import GraphError, Supervisor
+    from .supervisor import watch_graph
 
     robot_cfg = cfg.load(cfg.RobotConfig, resolve(args.robot, kind="robot config"))
     description = None
@@ -172,92 +154,28 @@ def cmd_run(args: argparse.Namespace) -> int:
                   robot_controllers=(robot_cfg.controllers.position,
                                      robot_cfg.controllers.trajectory),
                   robot_description=description)
-    try:
-        import rclpy
-
-        from .nodes.run_monitor import RunMonitor
-    except ImportError as exc:
-        raise GraphError("wmp run needs rclpy: pip install 'world_model_planner[ros]'") from exc
     log_dir = Path(args.log_dir) if args.log_dir else None
-    supervisor = Supervisor(nodes, namespace=args.namespace, log_dir=log_dir)
-    rclpy.init(args=None)
-    monitor = RunMonitor(args.namespace)
-    started = time.monotonic()
-    reported = 0
-    failed: Any = None
-    try:
-        supervisor.start()
-        print(f"wmp run: {args.mode} graph: " + ", ".join(n.name for n in nodes)
-              + (f" (logs in {log_dir})" if log_dir else ""), file=sys.stderr)
-        while True:
-            rclpy.spin_once(monitor, timeout_sec=0.1)
-            for r in monitor.log.results[reported:]:
-                print(f"goal {r.get('episode', reported)}: "
-                      f"{'success' if r.get('success') else 'FAILED '} final error "
-                      f"{100 * float(r.get('final_error_m', float('nan'))):5.1f} cm after "
-                      f"{r.get('steps')} steps", file=sys.stderr)
-                reported += 1
-            failed = supervisor.first_exit()
-            if failed is not None:
-                break
-            if args.goals and reported >= args.goals:
-                break
-            if args.timeout and time.monotonic() - started > args.timeout:
-                print(f"wmp run: stopping after the {args.timeout} s timeout", file=sys.stderr)
-                break
-    except KeyboardInterrupt:
-        print("wmp run: interrupted, stopping the graph", file=sys.stderr)
-    finally:
-        supervisor.stop()
-        monitor.destroy_node()
-        rclpy.try_shutdown()
-    summary = _run_summary(monitor.log, time.monotonic() - started)
+    run = watch_graph(nodes, mode=args.mode, namespace=args.namespace, log_dir=log_dir,
+                      goals=args.goals, timeout=args.timeout)
+    summary = run_summary(run.log, run.seconds)
     if args.report:
-        _run_report(monitor.log, summary, Path(args.report))
+        write_run_report(run.log, summary, Path(args.report))
         summary["report"] = str(args.report)
     if args.json:
         _emit_json(summary)
     else:
         _print_run_summary(summary)
+    failed = run.failed
     if failed is not None and failed.process.returncode not in (0, None):
         print(f"wmp run: node '{failed.spec.name}' exited with status "
               f"{failed.process.returncode}; the graph was stopped"
               + (f" (see {log_dir / (failed.spec.name + '.log')})" if log_dir else ""),
               file=sys.stderr)
         return 1
-    if args.goals and reported < args.goals:
-        print(f"wmp run: only {reported} of {args.goals} goals finished", file=sys.stderr)
+    if args.goals and run.reported < args.goals:
+        print(f"wmp run: only {run.reported} of {args.goals} goals finished", file=sys.stderr)
         return 1
     return 0
-
-
-def _run_summary(log: Any, seconds: float) -> dict[str, Any]:
-    import numpy as np
-
-    results = log.results
-    diag = log.diagnostics[-1] if log.diagnostics else {}
-
-    def number(key: str) -> float | None:
-        try:
-            return float(diag[key])
-        except (KeyError, ValueError):
-            return None
-
-    return {
-        "goals": len(results), "successes": sum(bool(r.get("success")) for r in results),
-        "final_errors_m": [float(r.get("final_error_m", float("nan"))) for r in results],
-        "median_final_error_m": float(np.median([r.get("final_error_m", np.nan)
-                                                 for r in results])) if results else None,
-        "control_rate_hz": number("loop_rate_hz"),
-        "plan_latency_p50_ms": number("plan_latency_p50_ms"),
-        "plan_latency_p99_ms": number("plan_latency_p99_ms"),
-        "e2e_latency_p50_ms": number("e2e_latency_p50_ms"),
-        "e2e_latency_p99_ms": number("e2e_latency_p99_ms"),
-        "provider": diag.get("provider"), "model": diag.get("model_id"),
-        "surprise_decisions": {k[len("steps_"):]: int(float(v)) for k, v in diag.items()
-                               if k.startswith("steps_")},
-        "seconds": round(seconds, 1), "results": results,
-    }
 
 
 def _print_run_summary(s: dict[str, Any]) -> None:
@@ -275,35 +193,6 @@ def _print_run_summary(s: dict[str, Any]) -> None:
     if decisions:
         print("wmp run: surprise monitor per control step: " + ", ".join(
             f"{k} {v}" for k, v in sorted(decisions.items())), file=sys.stderr)
-
-
-def _run_report(log: Any, summary: dict[str, Any], path: Path) -> None:
-    """PNG: final error per goal (success coloured) and the loop's rate and latency."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    errors = np.array(summary["final_errors_m"]) * 100
-    colours = ["tab:green" if r.get("success") else "tab:red" for r in log.results]
-    axes[0].bar(np.arange(len(errors)), errors, color=colours)
-    axes[0].axhline(3.0, color="k", ls="--", lw=0.8, label="success radius")
-    axes[0].set(xlabel="goal", ylabel="final tool error (cm)",
-                title=f"{summary['successes']}/{summary['goals']} goals reached")
-    axes[0].legend()
-    rates = [float(d["loop_rate_hz"]) for d in log.diagnostics if "loop_rate_hz" in d]
-    lat = [float(d["plan_latency_p50_ms"]) for d in log.diagnostics if "plan_latency_p50_ms" in d]
-    axes[1].plot(rates, label="control rate (Hz)")
-    axes[1].plot(lat, label="plan latency p50 (ms)")
-    axes[1].set(xlabel="diagnostics message (1 Hz)", title="planner loop")
-    axes[1].legend()
-    axes[1].grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -560,12 +449,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wmp", description="Learned world-model MPC for robot arms (world_model_planner).")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_collect(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("collect", help="record exploration episodes from the embedded simulator")
     p.add_argument("--episodes", type=int, required=True, help="number of episodes")
     p.add_argument("--out", required=True, help="dataset folder (created; resumed if compatible)")
@@ -582,12 +466,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_collect)
 
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check dataset folders shard by shard")
     p.add_argument("data", nargs="+", help="dataset folders")
     p.add_argument("--json", action="store_true", help="print a JSON report on stdout")
     _add_common(p)
     p.set_defaults(func=cmd_validate)
 
+
+def _add_sheet(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sheet", help="contact sheet PNG of a dataset's first episodes")
     p.add_argument("data", help="dataset folder")
     p.add_argument("--out", default="contact_sheet.png", help="PNG path")
@@ -595,6 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_sheet)
 
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="fit the world model on collected episodes")
     p.add_argument("--data", nargs="+", required=True, help="dataset folders (wmp collect)")
     p.add_argument("--out", required=True, help="training folder (checkpoints, curves)")
@@ -625,6 +515,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_train)
 
+
+def _add_refit_ensemble(sub: argparse._SubParsersAction) -> None:
     from .core.config import RefitConfig
 
     refit = RefitConfig()
@@ -653,6 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_refit_ensemble)
 
+
+def _add_harden_encoder(sub: argparse._SubParsersAction) -> None:
     from .core.config import HardenConfig
 
     harden = HardenConfig()
@@ -691,6 +585,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_harden_encoder)
 
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="trained checkpoint -> ONNX files + meta.json")
     p.add_argument("--checkpoint", required=True, help="the --out folder of 'wmp train'")
     p.add_argument("--out", required=True, help="model folder to write")
@@ -704,6 +600,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_export)
 
+
+def _add_calibrate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calibrate", help="calibrate a model's surprise monitor on other episodes "
                        "(e.g. recordings of the deployed arm)")
     p.add_argument("--model", required=True, help="model folder written by 'wmp export'")
@@ -721,6 +619,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_calibrate)
 
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="model report on held-out data (docs/MODEL.md)")
     p.add_argument("checkpoints", nargs="+", help="training folders (one per objective)")
     p.add_argument("--data", nargs="+", default=None, help="datasets (default: training data)")
@@ -729,6 +629,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_report)
 
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="seeded benchmark episodes against baselines")
     p.add_argument("--model", default=None, help="model folder (default: the shipped model; "
                    "models/wmp_arm_push for --task push)")
@@ -755,6 +657,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_eval)
 
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="planner latency, throughput, efficiency and memory")
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     p.add_argument("--providers", default=None, help="ONNX Runtime providers (auto, cuda, ...)")
@@ -768,6 +672,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_bench)
 
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="start the node graph of a mode (like ros2 launch)")
     p.add_argument("--mode", choices=("mujoco", "gazebo", "real"), required=True)
     p.add_argument("--goals", type=int, default=0,
@@ -787,6 +693,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_run)
 
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the main demo (what 'make demo' runs)")
     p.add_argument("--out", default="demo_output", help="output folder")
     p.add_argument("--goals", type=int, default=6, help="seeded goals")
@@ -795,6 +703,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=170.0, help="stop after this many seconds")
     _add_common(p)
     p.set_defaults(func=cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """`wmp` and its subcommands, each added by its own `_add_<name>` above (flags, help texts
+    and handler), in the order `wmp --help` lists them."""
+    parser = argparse.ArgumentParser(
+        prog="wmp", description="Learned world-model MPC for robot arms (world_model_planner).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_collect, _add_validate, _add_sheet, _add_train, _add_refit_ensemble,
+                _add_harden_encoder, _add_export, _add_calibrate, _add_report, _add_eval,
+                _add_bench, _add_run, _add_demo):
+        add(sub)
     return parser
 
 

@@ -38,6 +38,7 @@ import yaml
 
 from .core.config import unflatten
 from .core.paths import share_path
+from .core.run_report import RunLog
 from .graph import PACKAGE, NodeSpec
 
 log = logging.getLogger(__name__)
@@ -170,3 +171,63 @@ class Supervisor:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+@dataclass
+class Watched:
+    """How a watched run of the graph ended."""
+
+    log: RunLog  # the task results and diagnostics the run monitor saw
+    seconds: float
+    reported: int  # goal results printed while the graph ran
+    failed: Running | None  # the node whose exit stopped the graph, if one did
+
+
+def _print_result(result: dict[str, Any], index: int) -> None:
+    print(f"goal {result.get('episode', index)}: "
+          f"{'success' if result.get('success') else 'FAILED '} final error "
+          f"{100 * float(result.get('final_error_m', float('nan'))):5.1f} cm after "
+          f"{result.get('steps')} steps", file=sys.stderr)
+
+
+def watch_graph(nodes: Sequence[NodeSpec], *, mode: str, namespace: str = "",
+                log_dir: Path | None = None, goals: int = 0, timeout: float = 0.0) -> Watched:
+    """Run the graph's processes and watch them over DDS: print each goal's result to stderr as
+    the simulator reports it, and stop every node once `goals` goals are done (0: never), after
+    `timeout` seconds (0: never), when a node exits, or on Ctrl-C."""
+    try:
+        import rclpy
+
+        from .nodes.run_monitor import RunMonitor
+    except ImportError as exc:
+        raise GraphError("wmp run needs rclpy: pip install 'world_model_planner[ros]'") from exc
+    supervisor = Supervisor(nodes, namespace=namespace, log_dir=log_dir)
+    rclpy.init(args=None)
+    monitor = RunMonitor(namespace)
+    started = time.monotonic()
+    reported = 0
+    failed: Running | None = None
+    try:
+        supervisor.start()
+        print(f"wmp run: {mode} graph: " + ", ".join(n.name for n in nodes)
+              + (f" (logs in {log_dir})" if log_dir else ""), file=sys.stderr)
+        while True:
+            rclpy.spin_once(monitor, timeout_sec=0.1)
+            for r in monitor.log.results[reported:]:
+                _print_result(r, reported)
+                reported += 1
+            failed = supervisor.first_exit()
+            if failed is not None:
+                break
+            if goals and reported >= goals:
+                break
+            if timeout and time.monotonic() - started > timeout:
+                print(f"wmp run: stopping after the {timeout} s timeout", file=sys.stderr)
+                break
+    except KeyboardInterrupt:
+        print("wmp run: interrupted, stopping the graph", file=sys.stderr)
+    finally:
+        supervisor.stop()
+        monitor.destroy_node()
+        rclpy.try_shutdown()
+    return Watched(monitor.log, time.monotonic() - started, reported, failed)

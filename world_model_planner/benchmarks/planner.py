@@ -182,8 +182,20 @@ def _part_latencies(model: Any, obs: Observation, samples: int, horizon: int,
             f"proprio_head_{samples}": median_ms(lambda: model.proprio(latents))}
 
 
-def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 200,
-        warmup: int = 20, memory_plans: int = 1000, torch_steps: int = 100) -> dict[str, Any]:
+@dataclasses.dataclass
+class _Timings:
+    """Seconds per control step of each engine, and the controller the plans are timed on."""
+
+    ort: np.ndarray  # the configured ONNX Runtime set-up
+    whole: np.ndarray  # ONNX Runtime, one whole-batch call per model call
+    torch: np.ndarray  # PyTorch eager, on its own closed loop
+    ort_again: np.ndarray  # ONNX Runtime over the same stretch of time as the torch run
+    controller: Any  # a fresh ONNX Runtime controller with its goal latent set
+    obs: Observation  # the observation the plans and model calls are timed on
+
+
+def _control_step_timings(planner: PlannerConfig, simulation: SimulationConfig, steps: int,
+                          warmup: int, torch_steps: int) -> _Timings:
     from ..core.planning.backends import load_world_model
     from ..core.planning.controller import MPCController
     from ..core.safety import SurpriseThresholds
@@ -232,46 +244,57 @@ def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 20
     ort_controller.step(obs)  # one step sets the goal latent the plans below are scored against
     del models["torch"]
     gc.collect()
+    return _Timings(ort_times, whole_times, torch_times, ort_again, ort_controller, obs)
 
-    latents = np.repeat(ort_controller.model.encode(
+
+def _plan_memory(controller: Any, obs: Observation, plans: int
+                 ) -> tuple[np.ndarray, int, int]:
+    """Seconds of each of `plans` plans, and resident bytes before and after them."""
+    latents = np.repeat(controller.model.encode(
         obs.image[None], np.concatenate([obs.qpos, obs.qvel])[None].astype(np.float32),
         np.ones((1, 2), np.float32)), 1, axis=0)[0]
-    goal = ort_controller.goal
-    plan = ort_controller.planner.plan
+    goal = controller.goal
+    plan = controller.planner.plan
     for _ in range(50):
         plan(latents, goal)
     gc.collect()
     rss_start = rss_bytes()
-    plan_times = np.empty(memory_plans)
-    for i in range(memory_plans):
+    plan_times = np.empty(plans)
+    for i in range(plans):
         t = time.perf_counter()
         plan(latents, goal)
         plan_times[i] = time.perf_counter() - t
     gc.collect()
-    rss_end = rss_bytes()
+    return plan_times, rss_start, rss_bytes()
 
-    meta = ort_controller.model.meta
+
+def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 200,
+        warmup: int = 20, memory_plans: int = 1000, torch_steps: int = 100) -> dict[str, Any]:
+    """Every figure of docs/BENCHMARKS.md's planner table, from one run (see the module doc)."""
+    t = _control_step_timings(planner, simulation, steps, warmup, torch_steps)
+    plan_times, rss_start, rss_end = _plan_memory(t.controller, t.obs, memory_plans)
+    meta = t.controller.model.meta
     opt = planner.optimizer
-    parts = _part_latencies(ort_controller.model, obs, opt.samples, meta["horizon"])
+    parts = _part_latencies(t.controller.model, t.obs, opt.samples, meta["horizon"])
     flops = model_flops(meta, opt.samples, opt.iterations)
     threads = planner.threads or (os.cpu_count() or 1)
     peak = matmul_peak(threads)
     peak_gflops = max(peak["onnxruntime_gflops"], peak["numpy_gflops"])
-    p50 = float(np.percentile(ort_times, 50))
+    p50 = float(np.percentile(t.ort, 50))
     achieved = flops["per_step"] / p50 / 1e9
     return {
         "p50_ms": 1000 * p50,
-        "p99_ms": 1000 * float(np.percentile(ort_times, 99)),
+        "p99_ms": 1000 * float(np.percentile(t.ort, 99)),
         "plan_p50_ms": 1000 * float(np.percentile(plan_times, 50)),
         "rollouts_per_second": opt.samples * opt.iterations / float(np.median(plan_times)),
         "imagined_steps_per_second": (opt.samples * opt.iterations * meta["horizon"]
                                       * meta["ensemble_size"] / float(np.median(plan_times))),
-        "whole_batch_p50_ms": 1000 * float(np.percentile(whole_times, 50)),
-        "whole_batch_p99_ms": 1000 * float(np.percentile(whole_times, 99)),
-        "whole_batch_over_sliced": float(np.percentile(whole_times, 50) / p50),
-        "torch_p50_ms": 1000 * float(np.percentile(torch_times, 50)),
-        "ort_p50_ms_same_stretch": 1000 * float(np.percentile(ort_again, 50)),
-        "ort_over_torch": float(np.percentile(torch_times, 50) / np.percentile(ort_again, 50)),
+        "whole_batch_p50_ms": 1000 * float(np.percentile(t.whole, 50)),
+        "whole_batch_p99_ms": 1000 * float(np.percentile(t.whole, 99)),
+        "whole_batch_over_sliced": float(np.percentile(t.whole, 50) / p50),
+        "torch_p50_ms": 1000 * float(np.percentile(t.torch, 50)),
+        "ort_p50_ms_same_stretch": 1000 * float(np.percentile(t.ort_again, 50)),
+        "ort_over_torch": float(np.percentile(t.torch, 50) / np.percentile(t.ort_again, 50)),
         "parts_p50_ms": parts,
         "gflop_per_step": flops["per_step"] / 1e9,
         "achieved_gflops": achieved,
@@ -284,9 +307,9 @@ def run(planner: PlannerConfig, simulation: SimulationConfig, *, steps: int = 20
         "budget": {"algorithm": opt.algorithm, "samples": opt.samples, "horizon": planner.horizon,
                    "iterations": opt.iterations, "ensemble_members": meta["ensemble_size"],
                    "encoder_images_per_step": 4},
-        "provider": ort_controller.model.provider,
-        "rollout_slices": len(ort_controller.model.shards.bounds(opt.samples, ROLLOUT_MIN_ROWS)),
-        "model": ort_controller.model.model_id,
+        "provider": t.controller.model.provider,
+        "rollout_slices": len(t.controller.model.shards.bounds(opt.samples, ROLLOUT_MIN_ROWS)),
+        "model": t.controller.model.model_id,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "steps_measured": steps,
     }

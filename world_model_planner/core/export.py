@@ -253,18 +253,15 @@ def real_inputs(data: Sequence[str | Path], count: int = 64, seed: int = 0
     return img[pick], js[pick]
 
 
-def export_model(checkpoint_path: str | Path, out: str | Path, *, horizon: int = DEFAULT_HORIZON,
-                 opset: int = DEFAULT_OPSET, data: Sequence[str | Path] | None = None,
-                 name: str | None = None) -> dict[str, Any]:
-    """Export, check and describe a trained model; returns meta.json's content."""
+def _export_graphs(model: WorldModel, out: Path, horizon: int, opset: int,
+                   real: tuple[np.ndarray, np.ndarray] | None
+                   ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Write and check every ONNX graph against PyTorch on random inputs (and on recorded
+    frames when there are some); returns meta.json's file entries and parity figures."""
     import onnx
 
-    model, state = load_trained(checkpoint_path)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     specs = _graph_specs(model, horizon)
     rng = np.random.default_rng(0)
-    real = real_inputs(data if data is not None else state.get("data", []))
     files: dict[str, Any] = {}
     parity: dict[str, Any] = {}
     with torch.no_grad():
@@ -296,12 +293,18 @@ def export_model(checkpoint_path: str | Path, out: str | Path, *, horizon: int =
         files[path.name] = {"sha256": file_sha256(path), "bytes": path.stat().st_size,
                             "inputs": list(spec["inputs"]), "outputs": list(spec["outputs"]),
                             "shapes": spec["shapes"]}
-    shutil.copyfile(checkpoint_folder(checkpoint_path) / checkpoint.MODEL_FILE, out / WEIGHTS)
-    files[WEIGHTS] = {"sha256": file_sha256(out / WEIGHTS), "bytes": (out / WEIGHTS).stat().st_size}
+    return files, parity
+
+
+def _describe(model: WorldModel, state: dict[str, Any], name: str, horizon: int, opset: int,
+              files: dict[str, Any], parity: dict[str, Any]) -> dict[str, Any]:
+    """meta.json without the surprise calibration: shapes, normalisation, joints, training."""
+    import onnx
+
     h, w = model.image_hw
-    meta = {
+    return {
         "format": FORMAT, "version": VERSION,
-        "name": name or out.name,
+        "name": name,
         "created_with": f"world_model_planner {__version__}",
         "objective": state["objective"],
         "joint_names": state["joint_names"],
@@ -331,6 +334,20 @@ def export_model(checkpoint_path: str | Path, out: str | Path, *, horizon: int =
         "opset": opset,
         "versions": {"torch": torch.__version__, "onnx": onnx.__version__},
     }
+
+
+def export_model(checkpoint_path: str | Path, out: str | Path, *, horizon: int = DEFAULT_HORIZON,
+                 opset: int = DEFAULT_OPSET, data: Sequence[str | Path] | None = None,
+                 name: str | None = None) -> dict[str, Any]:
+    """Export, check and describe a trained model; returns meta.json's content."""
+    model, state = load_trained(checkpoint_path)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    real = real_inputs(data if data is not None else state.get("data", []))
+    files, parity = _export_graphs(model, out, horizon, opset, real)
+    shutil.copyfile(checkpoint_folder(checkpoint_path) / checkpoint.MODEL_FILE, out / WEIGHTS)
+    files[WEIGHTS] = {"sha256": file_sha256(out / WEIGHTS), "bytes": (out / WEIGHTS).stat().st_size}
+    meta = _describe(model, state, name or out.name, horizon, opset, files, parity)
     write_meta(out, meta)
     surprise = calibrate_from_data(out, state, data)
     if surprise is not None:

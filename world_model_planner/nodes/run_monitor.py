@@ -16,21 +16,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from std_msgs.msg import String
 
 from .. import graph
+from ..core.run_report import RunLog
 from . import messages as m
-
-
-@dataclass
-class RunLog:
-    results: list[dict[str, Any]] = field(default_factory=list)
-    diagnostics: list[dict[str, str]] = field(default_factory=list)
 
 
 class RunMonitor(Node):

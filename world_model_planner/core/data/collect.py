@@ -280,20 +280,10 @@ class CollectResult:
         return self.new_frames / self.seconds if self.seconds > 0 else float("nan")
 
 
-def collect(out: str | Path, episodes: int, *, seed: int = 0,
-            simulation: SimulationConfig | None = None, config: CollectConfig | None = None,
-            workers: int = 1, progress: bool = True) -> CollectResult:
-    """Collect `episodes` episodes into `out`, resuming a compatible earlier run there."""
-    from tqdm import tqdm
-
-    simulation = simulation or SimulationConfig()
-    config = config or CollectConfig()
-    settings = _settings(simulation, config)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".*.tmp-*"):
-        stale.unlink()
-    plan = plan_shards(episodes, config.episodes_per_shard)
+def _resume_plan(out: Path, plan: list[list[int]], seed: int, settings: dict[str, Any]
+                 ) -> tuple[list[dict[str, Any]], list[tuple[int, list[int]]], str | None]:
+    """The shards of an earlier run in `out` that are intact and planned again (kept), the
+    shards still to write, and the earlier run's renderer; removes shards no longer planned."""
     existing: dict[str, dict[str, Any]] = {}
     if (out / MANIFEST).exists():
         old = Dataset(out).manifest
@@ -315,7 +305,24 @@ def collect(out: str | Path, episodes: int, *, seed: int = 0,
             todo.append((k, indices))
     for extra in set(existing) - {shard_name(k) for k in range(len(plan))}:
         (out / extra).unlink(missing_ok=True)
+    return done, todo, renderer
 
+
+def collect(out: str | Path, episodes: int, *, seed: int = 0,
+            simulation: SimulationConfig | None = None, config: CollectConfig | None = None,
+            workers: int = 1, progress: bool = True) -> CollectResult:
+    """Collect `episodes` episodes into `out`, resuming a compatible earlier run there."""
+    from tqdm import tqdm
+
+    simulation = simulation or SimulationConfig()
+    config = config or CollectConfig()
+    settings = _settings(simulation, config)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*.tmp-*"):
+        stale.unlink()
+    done, todo, renderer = _resume_plan(out, plan_shards(episodes, config.episodes_per_shard),
+                                        seed, settings)
     bar = tqdm(total=episodes, initial=sum(s["episodes"] for s in done), unit="episode",
                desc=f"collect {out.name}", file=sys.stderr, disable=not progress, smoothing=0.1)
     started = time.perf_counter()

@@ -226,16 +226,7 @@ def continued_student(teacher: WorldModel, state: dict[str, Any], init_from: str
     return student, {**state, "config": earlier["config"]}
 
 
-def harden_encoder(source: str | Path, out: str | Path, scene: RandomizationConfig,
-                   cfg: HardenConfig = HardenConfig(), *, data: Sequence[str | Path] | None = None,
-                   init_from: str | Path | None = None, scene_source: str = "",
-                   progress: bool = True) -> dict[str, Any]:
-    """Write a checkpoint folder `out` (best/, as `wmp export` reads it) whose encoder reads
-    frames under `scene`'s looks as the source reads its own frames; returns the run summary."""
-    from tqdm import tqdm
-
-    from ..export import checkpoint_folder
-
+def _check_settings(cfg: HardenConfig, scene: RandomizationConfig) -> None:
     fractions = (cfg.original_fraction, cfg.blank_fraction)
     if cfg.every < 1 or not all(0.0 <= f <= 1.0 for f in fractions) or cfg.steps < 1:
         raise HardenError(f"--every {cfg.every}, --original-fraction {cfg.original_fraction}, "
@@ -245,31 +236,118 @@ def harden_encoder(source: str | Path, out: str | Path, scene: RandomizationConf
         raise HardenError("the scene config's randomization is off, so every frame would be "
                           "redrawn as it was; pass --scene with randomization.enabled: true "
                           "(e.g. config/collect_wide.yaml)")
-    torch.manual_seed(cfg.seed)
-    teacher, state, roots, seq = frozen_source(source, data, HardenError, "harden")
-    simulation = simulation_of(roots)
+
+
+def _student_of(teacher: WorldModel, state: dict[str, Any], cfg: HardenConfig,
+                init_from: str | Path | None) -> tuple[WorldModel, dict[str, Any]]:
+    """A deeper copy of the teacher, or the student of an earlier run to go on with."""
     if init_from is None:
-        student, state = deeper_student(teacher, state, cfg.cnn_blocks or teacher.cfg.cnn_blocks)
-    else:
-        student, state = continued_student(teacher, state, init_from)
-        if cfg.cnn_blocks and cfg.cnn_blocks != student.cfg.cnn_blocks:
-            raise HardenError(f"--cnn-blocks {cfg.cnn_blocks}: --init-from {init_from} has "
-                              f"{student.cfg.cnn_blocks} per stage and goes on with those; "
-                              "drop --cnn-blocks")
-    train_eps, val_eps = source_split(state, seq.episodes)
-    started = time.perf_counter()
-    drawn = redraw(seq, simulation, scene, cfg.every, cfg.seed, cfg.workers, progress)
-    drawn_seconds = time.perf_counter() - started
-    originals = seq.images[drawn.frames]
-    joint_state = seq.joint_state[drawn.frames]
-    targets = {True: encode(teacher, originals, joint_state, image_only=True),
-               False: encode(teacher, originals, joint_state, image_only=False)}
-    scale = torch.cat(list(targets.values())).std(dim=0).clamp(min=1e-3)
-    episode_of = np.repeat(np.arange(seq.episodes), seq.lengths // cfg.every + 1)
+        return deeper_student(teacher, state, cfg.cnn_blocks or teacher.cfg.cnn_blocks)
+    student, state = continued_student(teacher, state, init_from)
+    if cfg.cnn_blocks and cfg.cnn_blocks != student.cfg.cnn_blocks:
+        raise HardenError(f"--cnn-blocks {cfg.cnn_blocks}: --init-from {init_from} has "
+                          f"{student.cfg.cnn_blocks} per stage and goes on with those; "
+                          "drop --cnn-blocks")
+    return student, state
+
+
+class _TeacherTargets:
+    """What the student learns to answer: the teacher's latents of the frames as recorded
+    (image only, and image with joints), compared on the teacher's per-dimension scale."""
+
+    def __init__(self, teacher: WorldModel, seq: SequenceData, drawn: Redrawn) -> None:
+        self.teacher, self.drawn = teacher, drawn
+        self.originals = seq.images[drawn.frames]
+        self.joint_state = seq.joint_state[drawn.frames]
+        self.latents = {True: encode(teacher, self.originals, self.joint_state, image_only=True),
+                        False: encode(teacher, self.originals, self.joint_state,
+                                      image_only=False)}
+        self.scale = torch.cat(list(self.latents.values())).std(dim=0).clamp(min=1e-3)
+
+    def target_of(self, rows: np.ndarray, image_only: torch.Tensor, blank: torch.Tensor,
+                  images: torch.Tensor) -> torch.Tensor:
+        """The teacher's latent: precomputed for frames as recorded; for black frames (a
+        dropped camera) computed here, so the student answers them as the teacher does and
+        the surprise monitor, calibrated on the teacher's answers, still sees a dropout."""
+        index = torch.from_numpy(rows)
+        target = torch.where(image_only[:, None], self.latents[True][index],
+                             self.latents[False][index])
+        if blank.any():
+            with torch.no_grad():
+                target[blank] = self.teacher.encoder(
+                    images[blank], self.joint_state[index[blank]],
+                    modality(int(blank.sum()), image_only[blank]))
+        return target
+
+    def loss_of(self, model: WorldModel, images: torch.Tensor, rows: np.ndarray,
+                image_only: torch.Tensor, blank: torch.Tensor | None = None) -> torch.Tensor:
+        blank = torch.zeros(len(rows), dtype=torch.bool) if blank is None else blank
+        index = torch.from_numpy(rows)
+        z = model.encoder(images, self.joint_state[index], modality(len(rows), image_only))
+        return (((z - self.target_of(rows, image_only, blank, images)) / self.scale) ** 2).mean()
+
+    @torch.no_grad()
+    def validate(self, model: WorldModel, val_rows: np.ndarray, blank_fraction: float
+                 ) -> dict[str, float]:
+        model.eval()
+        index = torch.from_numpy(val_rows)
+        result = {}
+        for name, images in (("redrawn", self.drawn.images[index]),
+                             ("original", self.originals[index])):
+            losses = [self.loss_of(model, images[i:i + 512], val_rows[i:i + 512],
+                                   torch.full((len(val_rows[i:i + 512]),), flag))
+                      for i in range(0, len(val_rows), 512) for flag in (True, False)]
+            result[name] = float(torch.stack(losses).mean())
+            result[f"pose_error_{name}"] = pose_reading_error(model, images,
+                                                              self.joint_state[index])
+        rows = val_rows[:512]
+        black = torch.zeros((len(rows), *self.originals.shape[1:]), dtype=torch.uint8)
+        every_row = torch.ones(len(rows), dtype=torch.bool)
+        result["blank"] = float(torch.stack([
+            self.loss_of(model, black, rows, torch.full((len(rows),), flag), every_row)
+            for flag in (True, False)]).mean())
+        # black frames count only where the run trains on them: --blank-fraction 0 selects
+        # its best step as runs did before the option
+        result["total"] = result["redrawn"] + result["original"] + (
+            result["blank"] if blank_fraction > 0 else 0.0)
+        return result
+
+
+def _rows(seq: SequenceData, every: int, train_eps: np.ndarray, val_eps: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Redrawn frames of the training episodes, and up to about 4096 of the validation ones."""
+    episode_of = np.repeat(np.arange(seq.episodes), seq.lengths // every + 1)
     train_rows = np.flatnonzero(np.isin(episode_of, train_eps))
     val_rows = np.flatnonzero(np.isin(episode_of, val_eps))
-    val_rows = val_rows[:: max(1, len(val_rows) // 4096)]
+    return train_rows, val_rows[:: max(1, len(val_rows) // 4096)]
 
+
+def _batch(t: _TeacherTargets, cfg: HardenConfig, train_rows: np.ndarray,
+           rng: np.random.Generator, generator: torch.Generator
+           ) -> tuple[torch.Tensor, np.ndarray, torch.Tensor, torch.Tensor]:
+    """Frames (a share as recorded, the rest redrawn; some black), their rows, image-only
+    flags and blank flags of one training batch, as `loss_of` takes them."""
+    rows = rng.choice(train_rows, cfg.batch_size)
+    keep = torch.from_numpy(rng.uniform(size=cfg.batch_size) < cfg.original_fraction)
+    index = torch.from_numpy(rows)
+    images = torch.where(keep[:, None, None, None], t.originals[index], t.drawn.images[index])
+    images = random_shift(images, cfg.image_shift, generator)
+    blank = torch.zeros(cfg.batch_size, dtype=torch.bool)
+    if cfg.blank_fraction > 0:  # no draw without it: earlier runs' batches stay the same
+        blank = torch.from_numpy(rng.uniform(size=cfg.batch_size) < cfg.blank_fraction)
+        images[blank] = 0
+    image_only = torch.rand(cfg.batch_size, generator=generator) < 0.5
+    return images, rows, image_only, blank
+
+
+def _fit_student(student: WorldModel, t: _TeacherTargets, cfg: HardenConfig,
+                 rows: tuple[np.ndarray, np.ndarray], first: dict[str, float], started: float,
+                 progress: bool) -> tuple[list[dict[str, Any]], int]:
+    """Train the student's image path; leaves it with the weights of the best validation and
+    returns the history and the best step."""
+    from tqdm import tqdm
+
+    train_rows, val_rows = rows
     learns = [student.encoder.cnn, student.encoder.image_fc]
     params = [p for m in learns for p in m.parameters()]
     for p in params:
@@ -278,53 +356,6 @@ def harden_encoder(source: str | Path, out: str | Path, scene: RandomizationConf
     schedule = warmup_cosine(optimizer, cfg.warmup_steps, cfg.steps)
     generator = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-
-    def target_of(rows: np.ndarray, image_only: torch.Tensor, blank: torch.Tensor,
-                  images: torch.Tensor) -> torch.Tensor:
-        """The teacher's latent: precomputed for frames as recorded; for black frames (a
-        dropped camera) computed here, so the student answers them as the teacher does and
-        the surprise monitor, calibrated on the teacher's answers, still sees a dropout."""
-        index = torch.from_numpy(rows)
-        target = torch.where(image_only[:, None], targets[True][index], targets[False][index])
-        if blank.any():
-            with torch.no_grad():
-                target[blank] = teacher.encoder(images[blank], joint_state[index[blank]],
-                                                modality(int(blank.sum()), image_only[blank]))
-        return target
-
-    def loss_of(model: WorldModel, images: torch.Tensor, rows: np.ndarray,
-                image_only: torch.Tensor, blank: torch.Tensor | None = None) -> torch.Tensor:
-        blank = torch.zeros(len(rows), dtype=torch.bool) if blank is None else blank
-        index = torch.from_numpy(rows)
-        z = model.encoder(images, joint_state[index], modality(len(rows), image_only))
-        return (((z - target_of(rows, image_only, blank, images)) / scale) ** 2).mean()
-
-    @torch.no_grad()
-    def validate(model: WorldModel) -> dict[str, float]:
-        model.eval()
-        index = torch.from_numpy(val_rows)
-        result = {}
-        for name, images in (("redrawn", drawn.images[index]), ("original", originals[index])):
-            losses = [loss_of(model, images[i:i + 512], val_rows[i:i + 512],
-                              torch.full((len(val_rows[i:i + 512]),), flag))
-                      for i in range(0, len(val_rows), 512) for flag in (True, False)]
-            result[name] = float(torch.stack(losses).mean())
-            result[f"pose_error_{name}"] = pose_reading_error(model, images, joint_state[index])
-        rows = val_rows[:512]
-        black = torch.zeros((len(rows), *originals.shape[1:]), dtype=torch.uint8)
-        every_row = torch.ones(len(rows), dtype=torch.bool)
-        result["blank"] = float(torch.stack([
-            loss_of(model, black, rows, torch.full((len(rows),), flag), every_row)
-            for flag in (True, False)]).mean())
-        # black frames count only where the run trains on them: --blank-fraction 0 selects
-        # its best step as runs did before the option
-        result["total"] = result["redrawn"] + result["original"] + (
-            result["blank"] if cfg.blank_fraction > 0 else 0.0)
-        return result
-
-    before = validate(teacher)
-    # a deeper student starts as the teacher exactly; a continued one has its own figures
-    first = before if init_from is None else validate(student)
     history = [{"step": 0, "val": first, "seconds": time.perf_counter() - started}]
     best_val, best_step = first["total"], 0
     best_weights = copy.deepcopy(student.encoder.state_dict())
@@ -333,17 +364,7 @@ def harden_encoder(source: str | Path, out: str | Path, scene: RandomizationConf
                disable=not progress, smoothing=0.05)
     student.encoder.train()
     for step in range(1, cfg.steps + 1):
-        rows = rng.choice(train_rows, cfg.batch_size)
-        keep = torch.from_numpy(rng.uniform(size=cfg.batch_size) < cfg.original_fraction)
-        index = torch.from_numpy(rows)
-        images = torch.where(keep[:, None, None, None], originals[index], drawn.images[index])
-        images = random_shift(images, cfg.image_shift, generator)
-        blank = torch.zeros(cfg.batch_size, dtype=torch.bool)
-        if cfg.blank_fraction > 0:  # no draw without it: earlier runs' batches stay the same
-            blank = torch.from_numpy(rng.uniform(size=cfg.batch_size) < cfg.blank_fraction)
-            images[blank] = 0
-        image_only = torch.rand(cfg.batch_size, generator=generator) < 0.5
-        loss = loss_of(student, images, rows, image_only, blank)
+        loss = t.loss_of(student, *_batch(t, cfg, train_rows, rng, generator))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
@@ -352,7 +373,7 @@ def harden_encoder(source: str | Path, out: str | Path, scene: RandomizationConf
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         bar.update(1)
         if step % cfg.eval_every == 0 or step == cfg.steps:
-            result = validate(student)
+            result = t.validate(student, val_rows, cfg.blank_fraction)
             student.encoder.train()
             history.append({"step": step, "train": running, "val": result,
                             "seconds": time.perf_counter() - started})
@@ -368,6 +389,33 @@ def harden_encoder(source: str | Path, out: str | Path, scene: RandomizationConf
     bar.close()
     student.encoder.load_state_dict(best_weights)
     student.eval().requires_grad_(False)
+    return history, best_step
+
+
+def harden_encoder(source: str | Path, out: str | Path, scene: RandomizationConfig,
+                   cfg: HardenConfig = HardenConfig(), *, data: Sequence[str | Path] | None = None,
+                   init_from: str | Path | None = None, scene_source: str = "",
+                   progress: bool = True) -> dict[str, Any]:
+    """Write a checkpoint folder `out` (best/, as `wmp export` reads it) whose encoder reads
+    frames under `scene`'s looks as the source reads its own frames; returns the run summary."""
+    from ..export import checkpoint_folder
+
+    _check_settings(cfg, scene)
+    torch.manual_seed(cfg.seed)
+    teacher, state, roots, seq = frozen_source(source, data, HardenError, "harden")
+    simulation = simulation_of(roots)
+    student, state = _student_of(teacher, state, cfg, init_from)
+    train_eps, val_eps = source_split(state, seq.episodes)
+    started = time.perf_counter()
+    drawn = redraw(seq, simulation, scene, cfg.every, cfg.seed, cfg.workers, progress)
+    drawn_seconds = time.perf_counter() - started
+    targets = _TeacherTargets(teacher, seq, drawn)
+    rows = _rows(seq, cfg.every, train_eps, val_eps)
+    before = targets.validate(teacher, rows[1], cfg.blank_fraction)
+    # a deeper student starts as the teacher exactly; a continued one has its own figures
+    first = before if init_from is None else targets.validate(student, rows[1],
+                                                              cfg.blank_fraction)
+    history, best_step = _fit_student(student, targets, cfg, rows, first, started, progress)
     seconds = time.perf_counter() - started
     hardened = {**dataclasses.asdict(cfg), "source": str(checkpoint_folder(source).resolve()),
                 "init_from": str(checkpoint_folder(init_from).resolve()) if init_from else None,

@@ -100,13 +100,115 @@ def _losses(model: WorldModel, dynamics: EnsembleDynamics, latents: torch.Tensor
     return (latent * discount).sum(-1), (proprio * discount).sum(-1)
 
 
+class _MemberLoss:
+    """The dynamics terms of the main training loss on precomputed latents, per ensemble member,
+    each member's sequences weighted by how often its bootstrap resample drew their episode."""
+
+    def __init__(self, model: WorldModel, dynamics: EnsembleDynamics, latents: torch.Tensor,
+                 seq: SequenceData, weights: dict[str, Any], horizon: int) -> None:
+        self.model, self.dynamics, self.latents, self.seq = model, dynamics, latents, seq
+        discount = float(weights["discount"]) ** torch.arange(horizon, dtype=torch.float32)
+        self.discount = discount / discount.sum()
+        self.w_latent, self.w_proprio = float(weights["latent"]), float(weights["proprio"])
+
+    def terms(self, frames: torch.Tensor, steps: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        return _losses(self.model, self.dynamics, self.latents, self.seq, frames, steps,
+                       self.discount)
+
+    def batch(self, sampler: SequenceSampler, flat: np.ndarray, resample: torch.Tensor
+              ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Loss of training sequences `flat` and its parts (latent, proprio, total)."""
+        episodes, frames, steps = _window_ids(sampler, flat)
+        lat, pro = self.terms(frames, steps)
+        w = resample[:, episodes]  # (K,B): each member's share of each sequence
+        per_member = ((self.w_latent * lat + self.w_proprio * pro) * w).sum(1) / w.sum(1).clamp(
+            min=1.0)
+        loss = per_member.mean()
+        return loss, {"latent": lat.mean().item(), "proprio": pro.mean().item()}
+
+    @torch.no_grad()
+    def validate(self, sampler: SequenceSampler, index: np.ndarray) -> dict[str, float]:
+        self.dynamics.eval()
+        latent, proprio = [], []
+        for i in range(0, len(index), 512):
+            _, frames, steps = _window_ids(sampler, index[i:i + 512])
+            lat, pro = self.terms(frames, steps)
+            latent.append(lat.mean(0))
+            proprio.append(pro.mean(0))
+        self.dynamics.train()
+        lat_v, pro_v = torch.cat(latent).mean().item(), torch.cat(proprio).mean().item()
+        return {"latent": lat_v, "proprio": pro_v,
+                "total": self.w_latent * lat_v + self.w_proprio * pro_v}
+
+
+def _dynamics_to_train(model: WorldModel, fresh: bool) -> EnsembleDynamics:
+    """The source's ensemble, or new members (same action scale) with `fresh`."""
+    dynamics = model.dynamics
+    if fresh:
+        dynamics = EnsembleDynamics(model.cfg, model.joints)
+        dynamics.action_scale.copy_(model.dynamics.action_scale)
+    dynamics.requires_grad_(True).train()
+    return dynamics
+
+
+@dataclasses.dataclass
+class _Fitted:
+    history: list[dict[str, Any]]
+    best_val: float
+    best_step: int
+    best_weights: dict[str, torch.Tensor]
+
+
+def _fit_members(loss: _MemberLoss, cfg: RefitConfig, train: SequenceSampler,
+                 val: SequenceSampler, resample: torch.Tensor, rng: np.random.Generator,
+                 started: float, progress: bool) -> _Fitted:
+    """Optimise the ensemble on the training windows; keep the weights of the best
+    validation."""
+    from tqdm import tqdm
+
+    dynamics = loss.dynamics
+    val_index = np.arange(0, val.sequences, max(1, val.sequences // 2048))
+    optimizer = torch.optim.AdamW(dynamics.parameters(), lr=cfg.learning_rate,
+                                  weight_decay=cfg.weight_decay)
+    schedule = warmup_cosine(optimizer, cfg.warmup_steps, cfg.steps)
+    first = loss.validate(val, val_index)
+    fit = _Fitted([{"step": 0, "train": dict(first), "val": first, "seconds": 0.0}],
+                  first["total"], 0, copy.deepcopy(dynamics.state_dict()))
+    running: dict[str, float] = {}
+    bar = tqdm(total=cfg.steps, desc="refit ensemble", unit="step", file=sys.stderr,
+               disable=not progress, smoothing=0.05)
+    for step in range(1, cfg.steps + 1):
+        total, parts = loss.batch(train, rng.integers(0, train.sequences, cfg.batch_size),
+                                  resample)
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(dynamics.parameters(), cfg.grad_clip)
+        optimizer.step()
+        schedule.step()
+        for k, v in (*parts.items(), ("total", total.item())):
+            running[k] = 0.98 * running.get(k, v) + 0.02 * v
+        bar.update(1)
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            result = loss.validate(val, val_index)
+            fit.history.append({"step": step, "train": dict(running), "val": result,
+                                "seconds": time.perf_counter() - started})
+            if result["total"] < fit.best_val:
+                fit.best_val, fit.best_step = result["total"], step
+                fit.best_weights = copy.deepcopy(dynamics.state_dict())
+            if progress:
+                bar.write(f"step {step}: val latent {result['latent']:.4g} proprio "
+                          f"{result['proprio']:.4g} (best {fit.best_val:.4g} at "
+                          f"{fit.best_step})", file=sys.stderr)
+    bar.close()
+    return fit
+
+
 def refit_ensemble(source: str | Path, out: str | Path, cfg: RefitConfig = RefitConfig(), *,
                    data: Sequence[str | Path] | None = None, progress: bool = True
                    ) -> dict[str, Any]:
     """Write a checkpoint folder `out` (best/ as `wmp export` and `wmp report` read it) whose
     model is the source's with a re-trained dynamics ensemble; returns the run summary."""
-    from tqdm import tqdm
-
     from ..export import checkpoint_folder
 
     torch.manual_seed(cfg.seed)
@@ -116,83 +218,20 @@ def refit_ensemble(source: str | Path, out: str | Path, cfg: RefitConfig = Refit
         log.warning("--data is not the checkpoint's training data: validation episodes are drawn "
                     "anew over these episodes, so some the source held out may be trained on; "
                     "report on episodes that are in neither (wmp report --data)")
-    weights = state["config"]["loss"]
     train_eps, val_eps = source_split(state, seq.episodes)
     started = time.perf_counter()
     latents = encode_frames(model, seq, progress=progress)
-
-    dynamics = model.dynamics
-    if cfg.fresh:
-        dynamics = EnsembleDynamics(model.cfg, model.joints)
-        dynamics.action_scale.copy_(model.dynamics.action_scale)
-    dynamics.requires_grad_(True).train()
-    members = dynamics.members
-    resample = bootstrap_weights(members, seq.episodes, cfg.seed, cfg.bootstrap)
+    dynamics = _dynamics_to_train(model, cfg.fresh)
+    resample = bootstrap_weights(dynamics.members, seq.episodes, cfg.seed, cfg.bootstrap)
     rng = np.random.default_rng(cfg.seed)
     try:
         train = SequenceSampler(seq, train_eps, cfg.horizon, rng)
         val = SequenceSampler(seq, val_eps, cfg.horizon, rng)
     except ValueError as exc:
         raise RefitError(f"no episode has {cfg.horizon} steps; lower --horizon") from exc
-    val_index = np.arange(0, val.sequences, max(1, val.sequences // 2048))
-    discount = float(weights["discount"]) ** torch.arange(cfg.horizon, dtype=torch.float32)
-    discount = discount / discount.sum()
-    w_latent, w_proprio = float(weights["latent"]), float(weights["proprio"])
-    optimizer = torch.optim.AdamW(dynamics.parameters(), lr=cfg.learning_rate,
-                                  weight_decay=cfg.weight_decay)
-    schedule = warmup_cosine(optimizer, cfg.warmup_steps, cfg.steps)
-
-    @torch.no_grad()
-    def validate() -> dict[str, float]:
-        dynamics.eval()
-        latent, proprio = [], []
-        for i in range(0, len(val_index), 512):
-            _, frames, steps = _window_ids(val, val_index[i:i + 512])
-            lat, pro = _losses(model, dynamics, latents, seq, frames, steps, discount)
-            latent.append(lat.mean(0))
-            proprio.append(pro.mean(0))
-        dynamics.train()
-        lat_v, pro_v = torch.cat(latent).mean().item(), torch.cat(proprio).mean().item()
-        return {"latent": lat_v, "proprio": pro_v,
-                "total": w_latent * lat_v + w_proprio * pro_v}
-
-    out = Path(out)
-    first = validate()
-    history = [{"step": 0, "train": dict(first), "val": first, "seconds": 0.0}]
-    best_val, best_step = first["total"], 0
-    best_weights = copy.deepcopy(dynamics.state_dict())
-    running: dict[str, float] = {}
-    bar = tqdm(total=cfg.steps, desc="refit ensemble", unit="step", file=sys.stderr,
-               disable=not progress, smoothing=0.05)
-    for step in range(1, cfg.steps + 1):
-        episodes, frames, steps = _window_ids(
-            train, rng.integers(0, train.sequences, cfg.batch_size))
-        lat, pro = _losses(model, dynamics, latents, seq, frames, steps, discount)
-        w = resample[:, episodes]  # (K,B): each member's share of each sequence
-        per_member = ((w_latent * lat + w_proprio * pro) * w).sum(1) / w.sum(1).clamp(min=1.0)
-        loss = per_member.mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(dynamics.parameters(), cfg.grad_clip)
-        optimizer.step()
-        schedule.step()
-        for k, v in (("latent", lat.mean().item()), ("proprio", pro.mean().item()),
-                     ("total", loss.item())):
-            running[k] = 0.98 * running.get(k, v) + 0.02 * v
-        bar.update(1)
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            result = validate()
-            history.append({"step": step, "train": dict(running), "val": result,
-                            "seconds": time.perf_counter() - started})
-            if result["total"] < best_val:
-                best_val, best_step = result["total"], step
-                best_weights = copy.deepcopy(dynamics.state_dict())
-            if progress:
-                bar.write(f"step {step}: val latent {result['latent']:.4g} proprio "
-                          f"{result['proprio']:.4g} (best {best_val:.4g} at {best_step})",
-                          file=sys.stderr)
-    bar.close()
-    dynamics.load_state_dict(best_weights)
+    loss = _MemberLoss(model, dynamics, latents, seq, state["config"]["loss"], cfg.horizon)
+    fit = _fit_members(loss, cfg, train, val, resample, rng, started, progress)
+    dynamics.load_state_dict(fit.best_weights)
     dynamics.eval().requires_grad_(False)
     model.dynamics = dynamics
     seconds = time.perf_counter() - started
@@ -201,13 +240,15 @@ def refit_ensemble(source: str | Path, out: str | Path, cfg: RefitConfig = Refit
              "bootstrap_excluded_fraction": float((resample[:, train_eps] == 0).float().mean())}
     new_state = {**{k: v for k, v in state.items() if k != "optimizer_layout"},
                  "data": resolved, "data_digest": seq.digest,
-                 "refit": refit, "step": cfg.steps, "best_step": best_step, "best_val": best_val,
-                 "history": history, "seconds": seconds}
+                 "refit": refit, "step": cfg.steps, "best_step": fit.best_step,
+                 "best_val": fit.best_val, "history": fit.history, "seconds": seconds}
+    out = Path(out)
     checkpoint.save(out / "best", model, new_state)
     from .train import plot_history
 
-    plot_history(history, out / "losses.png", "refit ensemble")
-    summary = {"best_step": best_step, "best_val": best_val, "initial_val": first,
-               "final_val": history[-1]["val"], "seconds": seconds, "refit": refit}
+    plot_history(fit.history, out / "losses.png", "refit ensemble")
+    summary = {"best_step": fit.best_step, "best_val": fit.best_val,
+               "initial_val": fit.history[0]["val"], "final_val": fit.history[-1]["val"],
+               "seconds": seconds, "refit": refit}
     (out / "refit_summary.json").write_text(json.dumps(summary, indent=2, default=float))
     return summary

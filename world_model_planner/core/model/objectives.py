@@ -28,6 +28,7 @@ They differ in what shapes the latent:
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -111,13 +112,21 @@ def vicreg(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return variance, (off ** 2).sum() / z.shape[1]
 
 
-def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, batch: Batch,
-                     cfg: TrainConfig, generator: torch.Generator
-                     ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Total loss and its parts (floats, for logging) on one batch of sequences."""
-    w, o = cfg.loss, cfg.optim
+class _Encoded(NamedTuple):
+    """One batch's frames flattened to (B*L, ...) and their online and target latents."""
+
+    images: torch.Tensor  # (B*L, H, W, 3) uint8, as recorded
+    mask: torch.Tensor  # (B*L, 2) the modalities the online encoder saw
+    online: torch.Tensor  # (B*L, D)
+    target: torch.Tensor  # (B*L, D), no gradient
+
+
+def _encode(model: WorldModel, target_encoder: torch.nn.Module | None, batch: Batch,
+            cfg: TrainConfig, generator: torch.Generator) -> _Encoded:
+    """Online latents of augmented frames with modalities dropped (random draws: the masks,
+    the full-observation starts, then the augmentation), and target latents of the frames."""
+    o = cfg.optim
     b, length = batch.images.shape[:2]
-    horizon = length - 1
     dev = batch.images.device  # random draws come from the CPU generator, then move here
     images = batch.images.reshape(b * length, *batch.images.shape[2:])
     joint_state = batch.joint_state.reshape(b * length, -1)
@@ -136,43 +145,29 @@ def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, 
             z_target = target_encoder(images, joint_state, full)
         else:
             z_target = model.encoder(images, joint_state, full)
-    z_online_seq = z_online.view(b, length, -1)
-    z_target_seq = z_target.view(b, length, -1)
+    return _Encoded(images, mask, z_online, z_target)
 
-    imagined = model.dynamics.rollout(z_online_seq[:, 0], batch.actions)  # (K,B,H,D)
-    k = imagined.shape[0]
-    discount = w.discount ** torch.arange(horizon, dtype=torch.float32)
-    discount = (discount / discount.sum()).to(dev)
-    keep = (torch.rand(k, b, generator=generator) < o.member_keep).float()
+
+def _member_keep(members: int, b: int, keep_rate: float, generator: torch.Generator,
+                 device: torch.device) -> torch.Tensor:
+    """(K, B) weights, mean 1: which ensemble members train on which sequence."""
+    keep = (torch.rand(members, b, generator=generator) < keep_rate).float()
     keep[:, keep.sum(0) == 0] = 1.0  # every sequence trains at least one member
-    keep = (keep / keep.mean()).to(dev)
+    return (keep / keep.mean()).to(device)
 
-    def over_time(err: torch.Tensor) -> torch.Tensor:  # err (K,B,H) -> scalar
-        return ((err * discount).sum(-1) * keep).mean()
 
-    latent = over_time(((imagined - z_target_seq[None, :, 1:]) ** 2).mean(-1))
-    norm_js = model.proprio_head.normalizer(batch.joint_state)
-    proprio_enc = F.mse_loss(model.proprio_head.normalized(z_online), norm_js.view(b * length, -1))
-    proprio_img = over_time(((model.proprio_head.normalized(imagined) - norm_js[None, :, 1:]) ** 2
-                             ).mean(-1))
-    consistency = F.mse_loss(z_online, z_target)
-    parts = {"latent": latent, "proprio": proprio_enc + proprio_img, "consistency": consistency}
-    total = w.latent * latent + w.proprio * parts["proprio"] + w.consistency * consistency
-    if model.object_head is not None and batch.object_pose is not None and w.object > 0:
-        seen = mask.view(b, length, 2)[:, :, IMAGE] > 0
-        obj = object_terms(model, z_online.view(b, length, -1), imagined, batch.object_pose, seen,
-                           over_time)
-        parts["object"] = obj
-        total = total + w.object * obj
-    image_only = mask[:, PROPRIO] == 0
-    if w.image_pose > 0 and bool(image_only.any()):
-        j = model.joints
-        pose = F.mse_loss(model.proprio_head.normalized(z_online[image_only])[:, :j],
-                          norm_js.view(b * length, -1)[image_only][:, :j])
-        parts["image_pose"] = pose
-        total = total + w.image_pose * pose
-
-    target_pixels = images.to(torch.float32) * (1.0 / 255.0)
+def _pixel_terms(model: WorldModel, cfg: TrainConfig, enc: _Encoded, imagined: torch.Tensor,
+                 b: int, length: int, generator: torch.Generator, parts: dict[str, torch.Tensor],
+                 total: torch.Tensor) -> torch.Tensor:
+    """The objective's own terms, added to `parts` and onto `total` (returned): VICReg and a
+    decoder that only watches (jepa), or pixels of encoded and imagined states
+    (reconstruction)."""
+    w = cfg.loss
+    horizon = length - 1
+    k = imagined.shape[0]
+    dev = enc.images.device
+    z_online = enc.online
+    target_pixels = enc.images.to(torch.float32) * (1.0 / 255.0)
     if cfg.objective == "jepa":
         variance, covariance = vicreg(z_online)
         parts.update(variance=variance, covariance=covariance)
@@ -196,6 +191,55 @@ def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, 
         if w.latent_l2 > 0:
             parts["latent_l2"] = (z_online ** 2).mean()
             total = total + w.latent_l2 * parts["latent_l2"]
+    return total
+
+
+def world_model_loss(model: WorldModel, target_encoder: torch.nn.Module | None, batch: Batch,
+                     cfg: TrainConfig, generator: torch.Generator
+                     ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss and its parts (floats, for logging) on one batch of sequences.
+
+    The generator's draws come in a fixed order (masks, augmentation, member keep, then the
+    reconstruction objective's member pick), so a seed gives the same run."""
+    w = cfg.loss
+    b, length = batch.images.shape[:2]
+    horizon = length - 1
+    dev = batch.images.device
+    enc = _encode(model, target_encoder, batch, cfg, generator)
+    z_online, mask = enc.online, enc.mask
+    z_online_seq = z_online.view(b, length, -1)
+    z_target_seq = enc.target.view(b, length, -1)
+
+    imagined = model.dynamics.rollout(z_online_seq[:, 0], batch.actions)  # (K,B,H,D)
+    discount = w.discount ** torch.arange(horizon, dtype=torch.float32)
+    discount = (discount / discount.sum()).to(dev)
+    keep = _member_keep(imagined.shape[0], b, cfg.optim.member_keep, generator, dev)
+
+    def over_time(err: torch.Tensor) -> torch.Tensor:  # err (K,B,H) -> scalar
+        return ((err * discount).sum(-1) * keep).mean()
+
+    latent = over_time(((imagined - z_target_seq[None, :, 1:]) ** 2).mean(-1))
+    norm_js = model.proprio_head.normalizer(batch.joint_state)
+    proprio_enc = F.mse_loss(model.proprio_head.normalized(z_online), norm_js.view(b * length, -1))
+    proprio_img = over_time(((model.proprio_head.normalized(imagined) - norm_js[None, :, 1:]) ** 2
+                             ).mean(-1))
+    consistency = F.mse_loss(z_online, enc.target)
+    parts = {"latent": latent, "proprio": proprio_enc + proprio_img, "consistency": consistency}
+    total = w.latent * latent + w.proprio * parts["proprio"] + w.consistency * consistency
+    if model.object_head is not None and batch.object_pose is not None and w.object > 0:
+        seen = mask.view(b, length, 2)[:, :, IMAGE] > 0
+        obj = object_terms(model, z_online.view(b, length, -1), imagined, batch.object_pose, seen,
+                           over_time)
+        parts["object"] = obj
+        total = total + w.object * obj
+    image_only = mask[:, PROPRIO] == 0
+    if w.image_pose > 0 and bool(image_only.any()):
+        j = model.joints
+        pose = F.mse_loss(model.proprio_head.normalized(z_online[image_only])[:, :j],
+                          norm_js.view(b * length, -1)[image_only][:, :j])
+        parts["image_pose"] = pose
+        total = total + w.image_pose * pose
+    total = _pixel_terms(model, cfg, enc, imagined, b, length, generator, parts, total)
     names = [*parts, "total"]  # one device-to-host copy for all of them
     values = torch.stack([*(v.detach() for v in parts.values()), total.detach()]).tolist()
     return total, dict(zip(names, values))

@@ -29,7 +29,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from ... import __version__
 from .. import config as cfgmod
 from ..config import TrainConfig
 from . import checkpoint
-from .batches import Batch, SequenceSampler, load_sequences, split_episodes
+from .batches import Batch, SequenceData, SequenceSampler, load_sequences, split_episodes
 from .networks import WorldModel
 from .objectives import ema_update, pose_loss, world_model_loss
 
@@ -246,12 +246,57 @@ def build_model(cfg: TrainConfig, image_hw: tuple[int, int], joints: int) -> Wor
     return WorldModel(cfg.model, image_hw, joints)
 
 
-def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resume: bool = False,
-          progress: bool = True, robot: str | None = None) -> TrainResult:
-    """Fit the model on dataset folders (or recorder MCAP folders of `robot`)."""
-    from tqdm import tqdm
+@dataclass
+class _Data:
+    """The episodes on the training device, their split and what samples them."""
 
-    o = cfg.optim
+    seq: SequenceData
+    train_eps: np.ndarray
+    val_eps: np.ndarray
+    sampler: SequenceSampler  # training sequences, drawn from the run's numpy generator
+    val_batches: list[Batch]  # fixed for the whole run
+    frames: torch.Tensor  # every frame of the training episodes
+    val_frames: torch.Tensor  # every frame of the validation episodes
+
+
+@dataclass
+class _Progress:
+    """Where a run stands: saved with every checkpoint and what `resume` restores."""
+
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_val: float = math.inf
+    best_step: int = 0
+    bad_evals: int = 0
+    elapsed: float = 0.0
+
+    def state(self, meta: dict[str, Any], seconds: float,
+              numpy_rng: dict[str, Any]) -> dict[str, Any]:
+        return {**meta, "step": self.step, "history": self.history, "best_val": self.best_val,
+                "best_step": self.best_step, "bad_evals": self.bad_evals, "seconds": seconds,
+                "numpy_rng": numpy_rng}
+
+
+@dataclass
+class _Run:
+    """Everything one training process works with."""
+
+    cfg: TrainConfig
+    out: Path
+    rank: int
+    world: int
+    data: _Data
+    model: WorldModel
+    target: nn.Module | None  # the EMA target encoder (jepa)
+    objective: _Objective
+    optimizer: torch.optim.Optimizer
+    np_rng: np.random.Generator
+    gen: torch.Generator
+    meta: dict[str, Any]
+
+
+def _start_process(o: Any) -> tuple[torch.device, int, int]:
+    """The training device, this process's rank and the world size; sets the torch threads."""
     device = training_device(o.device)
     rank, world = _distributed(device)
     if device.type == "cuda":  # TF32 matmuls and tuned convolutions: fast, not bit-reproducible
@@ -259,13 +304,12 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
     torch.set_num_threads(o.threads or max(1, (os.cpu_count() or 1) // world))
-    torch.manual_seed(o.seed)
-    np_rng = np.random.default_rng([o.seed, rank])
-    gen = torch.Generator().manual_seed(o.seed * 1000 + rank)
-    out = Path(out)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
+    return device, rank, world
 
+
+def _load_data(data: Sequence[str | Path], robot: str | None, cfg: TrainConfig,
+               device: torch.device, np_rng: np.random.Generator) -> _Data:
+    o = cfg.optim
     seq = load_sequences([str(d) for d in data], robot)
     seq.images, seq.joint_state, seq.actions = (  # batches are gathered where they are used
         t.to(device) for t in (seq.images, seq.joint_state, seq.actions))
@@ -286,161 +330,237 @@ def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resu
 
     frames = frames_of(train_eps)
     val_frames = frames_of(val_eps) if len(val_eps) else frames
-    js = seq.joint_state[frames.to(device)].cpu()
+    return _Data(seq, train_eps, val_eps, train_sampler, val_batches, frames, val_frames)
+
+
+def _build_networks(cfg: TrainConfig, d: _Data, device: torch.device
+                    ) -> tuple[WorldModel, nn.Module | None, torch.optim.Optimizer]:
+    """The model (normalised on the training frames), its EMA target and the optimiser."""
+    o, seq = cfg.optim, d.seq
+    js = seq.joint_state[d.frames.to(device)].cpu()
     joints = len(seq.joint_names)
     model = build_model(cfg, seq.image_hw, joints)
-    objects = None if seq.object_pose is None else seq.object_pose[frames.to(device), :2].cpu()
+    objects = None if seq.object_pose is None else seq.object_pose[d.frames.to(device), :2].cpu()
     model.set_statistics(js.mean(0), js.std(0), torch.tensor(seq.action_bound, dtype=torch.float32),
                          objects)
     model.to(device, memory_format=torch.channels_last)  # NHWC frames permuted to NCHW are
     target = copy.deepcopy(model.encoder).requires_grad_(False) if cfg.objective == "jepa" else None
-    objective = _Objective(model, target, cfg)
     cnn = list(model.encoder.cnn.parameters())
     cnn_ids = {id(p) for p in cnn}
     optimizer = torch.optim.AdamW(
         [{"params": [p for p in model.parameters() if id(p) not in cnn_ids]},
          {"params": cnn, "lr": o.learning_rate * o.cnn_learning_rate_scale}],
         lr=o.learning_rate, weight_decay=o.weight_decay)
+    return model, target, optimizer
 
-    meta = {
+
+def _run_meta(cfg: TrainConfig, data: Sequence[str | Path], split: _Data, world: int,
+              device: torch.device) -> dict[str, Any]:
+    """What every checkpoint of the run records about how it was trained."""
+    seq = split.seq
+    return {
         "objective": cfg.objective, "config": cfgmod.to_dict(cfg),
         "joint_names": seq.joint_names, "image_hw": list(seq.image_hw),
         "control_period": seq.control_period, "action_bound": seq.action_bound.tolist(),
         "data": [str(Path(d).resolve()) for d in data], "data_digest": seq.digest,
-        "train_episodes": int(len(train_eps)), "val_episodes": int(len(val_eps)),
-        "train_frames": int(len(frames)), "world_size": world,
+        "train_episodes": int(len(split.train_eps)), "val_episodes": int(len(split.val_eps)),
+        "train_frames": int(len(split.frames)), "world_size": world,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "created_with": f"world_model_planner {__version__}",
     }
-    step, history, best_val, best_step, bad_evals, elapsed = 0, [], math.inf, 0, 0, 0.0
-    ckpt_dir = out / "checkpoint"
-    if resume and (ckpt_dir / checkpoint.STATE_FILE).is_file():
-        state = checkpoint.load_state(ckpt_dir)
-        if _resumable(state.get("config", {})) != _resumable(meta["config"]) or \
-                state.get("data_digest") != seq.digest:
-            raise checkpoint.CheckpointError(
-                f"{ckpt_dir}: was trained with another config or data; resume only with the same "
-                "--config and --data, or train into a new --out")
-        extra = checkpoint.load_model(ckpt_dir, model)
-        if target is not None:
-            target.load_state_dict({k[len("target."):]: v for k, v in extra.items()
-                                    if k.startswith("target.")})
-        checkpoint.load_optimizer(ckpt_dir, optimizer, state["optimizer_layout"])
-        gen.set_state(extra[f"generator.{rank}"] if f"generator.{rank}" in extra
-                      else extra["generator.0"])
-        np_rng.bit_generator.state = state["numpy_rng"][str(rank)] if str(rank) in state[
-            "numpy_rng"] else state["numpy_rng"]["0"]
-        step, history = state["step"], state["history"]
-        best_val, best_step, bad_evals = state["best_val"], state["best_step"], state["bad_evals"]
-        elapsed = state.get("seconds", 0.0)
-        if "pretrain" in state:
-            meta["pretrain"] = state["pretrain"]
 
-    stage1 = 0
-    if step == 0 and o.init_from:
+
+def _resume(run: _Run, ckpt_dir: Path) -> _Progress:
+    """Weights, optimiser, generators and progress of the run's last checkpoint."""
+    state = checkpoint.load_state(ckpt_dir)
+    if _resumable(state.get("config", {})) != _resumable(run.meta["config"]) or \
+            state.get("data_digest") != run.data.seq.digest:
+        raise checkpoint.CheckpointError(
+            f"{ckpt_dir}: was trained with another config or data; resume only with the same "
+            "--config and --data, or train into a new --out")
+    extra = checkpoint.load_model(ckpt_dir, run.model)
+    if run.target is not None:
+        run.target.load_state_dict({k[len("target."):]: v for k, v in extra.items()
+                                    if k.startswith("target.")})
+    checkpoint.load_optimizer(ckpt_dir, run.optimizer, state["optimizer_layout"])
+    rank = run.rank
+    run.gen.set_state(extra[f"generator.{rank}"] if f"generator.{rank}" in extra
+                      else extra["generator.0"])
+    run.np_rng.bit_generator.state = state["numpy_rng"][str(rank)] if str(rank) in state[
+        "numpy_rng"] else state["numpy_rng"]["0"]
+    if "pretrain" in state:
+        run.meta["pretrain"] = state["pretrain"]
+    return _Progress(state["step"], state["history"], state["best_val"], state["best_step"],
+                     state["bad_evals"], state.get("seconds", 0.0))
+
+
+def _stage_one(run: _Run, progress: bool) -> None:
+    """A new run's first stage: the image path learns joint angles (from scratch, or briefly
+    after loading optim.init_from's weights); the EMA target then starts from the result."""
+    o, model, target = run.cfg.optim, run.model, run.target
+    if o.init_from:
         from ..export import checkpoint_folder
 
         source = checkpoint_folder(o.init_from)
         checkpoint.load_model(source, model)
-        meta["init_from"] = str(source.resolve())
+        run.meta["init_from"] = str(source.resolve())
         if target is not None:
             target.load_state_dict(model.encoder.state_dict())
         stage1 = o.init_pretrain_steps
-    elif step == 0:
+    else:
         stage1 = o.pretrain_steps
     if stage1 > 0:
-        meta["pretrain"] = pretrain_encoder(model, seq, frames, val_frames, cfg, np_rng, gen,
-                                            world, progress and rank == 0, stage1)
-        if rank == 0:
-            seen = meta["pretrain"]
+        d = run.data
+        run.meta["pretrain"] = pretrain_encoder(model, d.seq, d.frames, d.val_frames, run.cfg,
+                                                run.np_rng, run.gen, run.world,
+                                                progress and run.rank == 0, stage1)
+        if run.rank == 0:
+            seen = run.meta["pretrain"]
             extra = (f", object error {seen['image_object_cm']:.2f} cm"
                      if "image_object_cm" in seen else "")
             print(f"stage 1 done: image-only joint error {seen['image_joint_mae']:.3f} rad"
                   f"{extra} on validation frames", file=sys.stderr)
         if target is not None:
             target.load_state_dict(model.encoder.state_dict())
-    wrapped: nn.Module = objective
-    if world > 1:
+
+
+def _validation(run: _Run) -> dict[str, float]:
+    val = validate(run.objective, run.data.val_batches, run.cfg.optim.seed)
+    val.update(image_joint_error(run.model, run.data.seq, run.data.val_frames))
+    return val
+
+
+def _first_evaluation(run: _Run, prog: _Progress) -> None:
+    """Where the curves start: the model as initialised (after stage 1)."""
+    val = _validation(run)
+    prog.history.append({"step": 0, "train": dict(val), "val": val, "seconds": 0.0})
+    prog.best_val = val["total"]
+    if run.rank == 0:
+        state = {**run.meta, "step": 0, "history": prog.history, "best_val": prog.best_val,
+                 "best_step": 0, "bad_evals": 0, "seconds": 0.0, "numpy_rng": {}}
+        checkpoint.save(run.out / "best", run.model, state)
+
+
+def _evaluate(run: _Run, prog: _Progress, running: dict[str, float], started: float,
+              bar: Any) -> None:
+    """Validate, keep the best weights and (on rank 0) write the checkpoint and the curves."""
+    val = _validation(run)
+    prog.history.append({"step": prog.step, "train": dict(running), "val": val,
+                         "seconds": time.perf_counter() - started})
+    improved = val["total"] < prog.best_val
+    if improved:
+        prog.best_val, prog.best_step, prog.bad_evals = val["total"], prog.step, 0
+    else:
+        prog.bad_evals += 1
+    if run.rank != 0:
+        return
+    extra = ({f"target.{k}": v for k, v in run.target.state_dict().items()}
+             if run.target is not None else {})
+    extra["generator.0"] = run.gen.get_state()
+    state = prog.state(run.meta, time.perf_counter() - started,
+                       {"0": run.np_rng.bit_generator.state})
+    checkpoint.save(run.out / "checkpoint", run.model, state, run.optimizer, extra)
+    if improved:
+        checkpoint.save(run.out / "best", run.model, state)
+    plot_history(prog.history, run.out / "losses.png", run.cfg.objective)
+    (run.out / "history.json").write_text(json.dumps(prog.history, indent=1))
+    extra = (f" object {val['object']:.4g} ({val['image_object_cm']:.2f} cm from "
+             "images)" if "object" in val else "")
+    bar.write(f"step {prog.step}: val total {val['total']:.4g} latent {val['latent']:.4g} "
+              f"proprio {val['proprio']:.4g}{extra} (best {prog.best_val:.4g} at "
+              f"{prog.best_step})", file=sys.stderr)  # stdout carries --json alone
+
+
+def _fit(run: _Run, prog: _Progress, device: torch.device, progress: bool) -> tuple[float, bool]:
+    """Stage 2, the full objective, until optim.steps or early stopping. Returns the origin of
+    the run's clock (a resumed run counts its earlier seconds) and whether it stopped early."""
+    from tqdm import tqdm
+
+    o, model, optimizer = run.cfg.optim, run.model, run.optimizer
+    wrapped: nn.Module = run.objective
+    if run.world > 1:
         wrapped = nn.parallel.DistributedDataParallel(
-            objective, device_ids=[device.index] if device.type == "cuda" else None)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, cfg),
-                                                  last_epoch=step - 1 if step else -1)
-    bar = tqdm(total=o.steps, initial=step, desc=f"train {cfg.objective}", unit="step",
-               file=sys.stderr, disable=not progress or rank != 0, smoothing=0.05)
-    started = time.perf_counter() - elapsed
+            run.objective, device_ids=[device.index] if device.type == "cuda" else None)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, run.cfg),
+                                                  last_epoch=prog.step - 1 if prog.step else -1)
+    bar = tqdm(total=o.steps, initial=prog.step, desc=f"train {run.cfg.objective}", unit="step",
+               file=sys.stderr, disable=not progress or run.rank != 0, smoothing=0.05)
+    started = time.perf_counter() - prog.elapsed
     stopped_early = False
     running: dict[str, float] = {}
-    if step == 0:  # where the curves start: the model as initialised (after stage 1)
-        val = validate(objective, val_batches, o.seed)
-        val.update(image_joint_error(model, seq, val_frames))
-        history.append({"step": 0, "train": dict(val), "val": val, "seconds": 0.0})
-        best_val = val["total"]
-        if rank == 0:
-            state = {**meta, "step": 0, "history": history, "best_val": best_val,
-                     "best_step": 0, "bad_evals": 0, "seconds": 0.0, "numpy_rng": {}}
-            checkpoint.save(out / "best", model, state)
-    while step < o.steps:
-        batch = train_sampler.sample(o.batch_size)
+    if prog.step == 0:
+        _first_evaluation(run, prog)
+    while prog.step < o.steps:
+        batch = run.data.sampler.sample(o.batch_size)
         loss, parts = wrapped(batch.images, batch.joint_state, batch.actions, batch.object_pose,
-                              gen)
+                              run.gen)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
         optimizer.step()
         scheduler.step()
-        if target is not None:
-            ema_update(target, model.encoder, o.ema)
-        step += 1
+        if run.target is not None:
+            ema_update(run.target, model.encoder, o.ema)
+        prog.step += 1
         for k, v in parts.items():
             running[k] = 0.98 * running.get(k, v) + 0.02 * v
         bar.update(1)
         bar.set_postfix({k: f"{running[k]:.3g}" for k in ("total", "latent", "proprio")})
-        if step % o.eval_every == 0 or step == o.steps:
-            val = validate(objective, val_batches, o.seed)
-            val.update(image_joint_error(model, seq, val_frames))
-            history.append({"step": step, "train": dict(running), "val": val,
-                            "seconds": time.perf_counter() - started})
-            improved = val["total"] < best_val
-            if improved:
-                best_val, best_step, bad_evals = val["total"], step, 0
-            else:
-                bad_evals += 1
-            if rank == 0:
-                extra = ({f"target.{k}": v for k, v in target.state_dict().items()}
-                         if target is not None else {})
-                extra["generator.0"] = gen.get_state()
-                state = {**meta, "step": step, "history": history, "best_val": best_val,
-                         "best_step": best_step, "bad_evals": bad_evals,
-                         "seconds": time.perf_counter() - started,
-                         "numpy_rng": {"0": np_rng.bit_generator.state}}
-                checkpoint.save(ckpt_dir, model, state, optimizer, extra)
-                if improved:
-                    checkpoint.save(out / "best", model, state)
-                plot_history(history, out / "losses.png", cfg.objective)
-                (out / "history.json").write_text(json.dumps(history, indent=1))
-                extra = (f" object {val['object']:.4g} ({val['image_object_cm']:.2f} cm from "
-                         "images)" if "object" in val else "")
-                bar.write(f"step {step}: val total {val['total']:.4g} latent {val['latent']:.4g} "
-                          f"proprio {val['proprio']:.4g}{extra} (best {best_val:.4g} at "
-                          f"{best_step})", file=sys.stderr)  # stdout carries --json alone
-            if bad_evals >= o.patience:
+        if prog.step % o.eval_every == 0 or prog.step == o.steps:
+            _evaluate(run, prog, running, started, bar)
+            if prog.bad_evals >= o.patience:
                 stopped_early = True
                 break
     bar.close()
-    seconds = time.perf_counter() - started
-    digest = parameter_digest(model)
+    return started, stopped_early
+
+
+def _finish(run: _Run, prog: _Progress, seconds: float, stopped_early: bool) -> None:
+    """Compare the replicas' weights and (on rank 0) write train_summary.json."""
+    digest = parameter_digest(run.model)
     digests = [digest]
-    if world > 1:
-        gathered: list[Any] = [None] * world
+    if run.world > 1:
+        gathered: list[Any] = [None] * run.world
         torch.distributed.all_gather_object(gathered, digest)
         digests = gathered
-    if rank == 0:
-        summary = {"steps": step, "best_step": best_step, "best_val": best_val,
+    if run.rank == 0:
+        summary = {"steps": prog.step, "best_step": prog.best_step, "best_val": prog.best_val,
                    "seconds": seconds, "stopped_early": stopped_early,
-                   "final_val": history[-1]["val"] if history else {},
-                   "replica_digests": digests, **meta}
-        (out / "train_summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    if world > 1:
+                   "final_val": prog.history[-1]["val"] if prog.history else {},
+                   "replica_digests": digests, **run.meta}
+        (run.out / "train_summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    if run.world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-    return TrainResult(out, step, best_step, best_val, seconds, stopped_early, history)
+
+
+def train(data: Sequence[str | Path], out: str | Path, cfg: TrainConfig, *, resume: bool = False,
+          progress: bool = True, robot: str | None = None) -> TrainResult:
+    """Fit the model on dataset folders (or recorder MCAP folders of `robot`).
+
+    The seeds are set before anything draws; the data, the networks' initialisation, stage 1
+    and stage 2 then draw in that order, so one process on the CPU repeats a run exactly."""
+    o = cfg.optim
+    device, rank, world = _start_process(o)
+    torch.manual_seed(o.seed)
+    np_rng = np.random.default_rng([o.seed, rank])
+    gen = torch.Generator().manual_seed(o.seed * 1000 + rank)
+    out = Path(out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+
+    d = _load_data(data, robot, cfg, device, np_rng)
+    model, target, optimizer = _build_networks(cfg, d, device)
+    run = _Run(cfg, out, rank, world, d, model, target, _Objective(model, target, cfg), optimizer,
+               np_rng, gen, _run_meta(cfg, data, d, world, device))
+    ckpt_dir = out / "checkpoint"
+    prog = _Progress()
+    if resume and (ckpt_dir / checkpoint.STATE_FILE).is_file():
+        prog = _resume(run, ckpt_dir)
+    if prog.step == 0:
+        _stage_one(run, progress)
+    started, stopped_early = _fit(run, prog, device, progress)
+    seconds = time.perf_counter() - started
+    _finish(run, prog, seconds, stopped_early)
+    return TrainResult(out, prog.step, prog.best_step, prog.best_val, seconds, stopped_early,
+                       prog.history)

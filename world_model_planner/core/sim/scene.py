@@ -29,7 +29,7 @@ import numpy as np
 import transforms3d
 
 from ..config import PushObjectConfig
-from ..robot import Geometry, Link, Origin, RobotDescription
+from ..robot import CameraSensor, Geometry, Link, Origin, RobotDescription
 from .push_object import object_boxes
 
 # MuJoCo cameras look along -z with y up; REP-103 optical frames look along +z with y down.
@@ -103,13 +103,9 @@ def _push_object(world: ET.Element, cfg: PushObjectConfig) -> None:
                       priority="1", contype="1", conaffinity="1", group="0")
 
 
-def build_mjcf(robot: RobotDescription, *, camera_width: int, camera_height: int,
-               physics_timestep: float, gains: ServoGains, tool_frame: str = "tool_link",
-               armature: float = 0.02, shadows: bool = True,
-               push_object: PushObjectConfig | None = None) -> str:
-    """The complete MJCF scene for `robot` as an XML string (with the push task's object when
-    `push_object` is given)."""
-    mj = ET.Element("mujoco", model=robot.name)
+def _options_and_assets(mj: ET.Element, physics_timestep: float, camera_width: int,
+                        camera_height: int, shadows: bool) -> None:
+    """Compiler, physics and rendering options, the floor's and the sky's textures."""
     ET.SubElement(mj, "compiler", angle="radian", autolimits="true")
     ET.SubElement(mj, "option", timestep=_fmt(physics_timestep), integrator="implicitfast")
     visual = ET.SubElement(mj, "visual")
@@ -128,6 +124,9 @@ def build_mjcf(robot: RobotDescription, *, camera_width: int, camera_height: int
     ET.SubElement(asset, "texture", name="sky", type="skybox", builtin="gradient",
                   rgb1="0.55 0.65 0.80", rgb2="0.95 0.95 0.95", width="128", height="128")
 
+
+def _world(mj: ET.Element, shadows: bool, push_object: PushObjectConfig | None) -> ET.Element:
+    """The worldbody with lights, floor, the (hidden) distractor and the push task's object."""
     world = ET.SubElement(mj, "worldbody")
     ET.SubElement(world, "light", name=KEY_LIGHT, pos="0.6 -0.4 2.2", dir="-0.25 0.15 -1",
                   diffuse="0.75 0.75 0.72", specular="0.1 0.1 0.1",
@@ -142,42 +141,69 @@ def build_mjcf(robot: RobotDescription, *, camera_width: int, camera_height: int
                   rgba="0.95 0.85 0.10 1", contype="0", conaffinity="0", group="0")
     if push_object is not None:
         _push_object(world, push_object)
+    return world
 
+
+@dataclass(frozen=True)
+class _Arm:
+    """What the arm's bodies are built from: the URDF and the scene's choices for it."""
+
+    robot: RobotDescription
+    camera_width: int
+    camera_height: int
+    tool_frame: str
+    armature: float
+
+
+def _camera(body: ET.Element, cam: CameraSensor, arm: _Arm) -> None:
+    aspect = arm.camera_height / arm.camera_width
+    fovy = 2 * math.atan(math.tan(cam.horizontal_fov / 2) * aspect)
+    ET.SubElement(body, "camera", name=cam.name, pos="0 0 0",
+                  quat=OPTICAL_TO_MUJOCO_QUAT, fovy=_fmt(math.degrees(fovy)))
+
+
+def _add_bodies(parent_elem: ET.Element, link_name: str, arm: _Arm) -> None:
+    """The URDF's links below `link_name` as nested MuJoCo bodies, hinges on actuated joints."""
+    robot = arm.robot
     actuated = set(robot.joint_names)
     optical = {cam.optical_frame: cam for cam in robot.cameras.values()}
+    for joint in robot.children(link_name):
+        child = robot.links[joint.child]
+        body = ET.SubElement(parent_elem, "body", name=child.name,
+                             pos=_fmt(joint.origin.xyz), quat=_quat(joint.origin))
+        if joint.name in actuated:
+            body.set("gravcomp", "1")
+            ET.SubElement(body, "joint", name=joint.name, type="hinge", axis=_fmt(joint.axis),
+                          range=_fmt((joint.lower, joint.upper)), damping=_fmt(joint.damping),
+                          frictionloss=_fmt(joint.friction), armature=_fmt(arm.armature),
+                          limited="true")
+        elif joint.type != "fixed":
+            raise ValueError(f"{robot.source}: joint '{joint.name}' of type '{joint.type}' "
+                             "is not supported by the embedded simulator")
+        _inertial(body, child)
+        for i, geom in enumerate(child.visuals):
+            _geom(body, geom, name=f"{child.name}_visual_{i}", visual=True)
+        for i, geom in enumerate(child.collisions):
+            _geom(body, geom, name=f"{child.name}_collision_{i}", visual=False)
+        if child.name in optical:
+            _camera(body, optical[child.name], arm)
+        if child.name == arm.tool_frame:
+            ET.SubElement(body, "site", name=TOOL_SITE, pos="0 0 0", size="0.01", group="4")
+        _add_bodies(body, child.name, arm)
 
-    def add_body(parent_elem: ET.Element, link_name: str) -> None:
-        for joint in robot.children(link_name):
-            child = robot.links[joint.child]
-            body = ET.SubElement(parent_elem, "body", name=child.name,
-                                 pos=_fmt(joint.origin.xyz), quat=_quat(joint.origin))
-            if joint.name in actuated:
-                body.set("gravcomp", "1")
-                ET.SubElement(body, "joint", name=joint.name, type="hinge", axis=_fmt(joint.axis),
-                              range=_fmt((joint.lower, joint.upper)), damping=_fmt(joint.damping),
-                              frictionloss=_fmt(joint.friction), armature=_fmt(armature),
-                              limited="true")
-            elif joint.type != "fixed":
-                raise ValueError(f"{robot.source}: joint '{joint.name}' of type '{joint.type}' "
-                                 "is not supported by the embedded simulator")
-            _inertial(body, child)
-            for i, geom in enumerate(child.visuals):
-                _geom(body, geom, name=f"{child.name}_visual_{i}", visual=True)
-            for i, geom in enumerate(child.collisions):
-                _geom(body, geom, name=f"{child.name}_collision_{i}", visual=False)
-            if child.name in optical:
-                cam = optical[child.name]
-                aspect = camera_height / camera_width
-                fovy = 2 * math.atan(math.tan(cam.horizontal_fov / 2) * aspect)
-                ET.SubElement(body, "camera", name=cam.name, pos="0 0 0",
-                              quat=OPTICAL_TO_MUJOCO_QUAT, fovy=_fmt(math.degrees(fovy)))
-            if child.name == tool_frame:
-                ET.SubElement(body, "site", name=TOOL_SITE, pos="0 0 0", size="0.01", group="4")
-            add_body(body, child.name)
 
+def build_mjcf(robot: RobotDescription, *, camera_width: int, camera_height: int,
+               physics_timestep: float, gains: ServoGains, tool_frame: str = "tool_link",
+               armature: float = 0.02, shadows: bool = True,
+               push_object: PushObjectConfig | None = None) -> str:
+    """The complete MJCF scene for `robot` as an XML string (with the push task's object when
+    `push_object` is given)."""
+    mj = ET.Element("mujoco", model=robot.name)
+    _options_and_assets(mj, physics_timestep, camera_width, camera_height, shadows)
+    world = _world(mj, shadows, push_object)
     if robot.links[robot.root].visuals or robot.root != "world":
         raise ValueError(f"{robot.source}: the root link must be an empty 'world' link")
-    add_body(world, robot.root)
+    _add_bodies(world, robot.root, _Arm(robot, camera_width, camera_height, tool_frame, armature))
 
     actuator = ET.SubElement(mj, "actuator")
     for i, joint in enumerate(robot.moving_joints):
