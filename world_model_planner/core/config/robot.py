@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from .cell import SimCellConfig
 from .schema import param
 
 
@@ -52,3 +53,5 @@ class RobotConfig:
         "instead of pulling it back (like joint_trajectory_controller's path tolerance); 0: never",
         ge=0.0)
     controllers: ControllerNames = param(ControllerNames(), "ros2_control controller names")
+    sim: SimCellConfig = param(SimCellConfig(), "the embedded simulator's cell: a scene camera "
+                               "and the joint ranges of its tasks (simulator only)")
