@@ -50,7 +50,8 @@ COLLECT_CONFIGS = {"reach": "config/collect.yaml", "push": "config/collect_push.
 TRAIN_CONFIGS = {"reach": "config/train.yaml", "push": "config/train_push.yaml"}
 
 
-def _simulation_config(path: str, image_size: int | None = None, task: str | None = None) -> Any:
+def _simulation_config(path: str, image_size: int | None = None, task: str | None = None,
+                       robot: str | None = None) -> Any:
     import dataclasses
 
     from .core import config as cfg
@@ -60,6 +61,9 @@ def _simulation_config(path: str, image_size: int | None = None, task: str | Non
                           node=cfg.SIM_NODE)
     if task is not None:
         simulation = dataclasses.replace(simulation, task=task)
+    if robot is not None:
+        simulation = dataclasses.replace(simulation, sim=dataclasses.replace(
+            simulation.sim, robot=robot))
     if image_size is not None:
         if image_size < 8:
             raise cfg.ConfigError(f"--image-size must be at least 8 px, got {image_size}")
@@ -73,7 +77,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from .core.data.collect import collect
     from .core.paths import resolve
 
-    simulation = _simulation_config(args.sim_config, args.image_size, args.task)
+    simulation = _simulation_config(args.sim_config, args.image_size, args.task, args.robot)
     config = args.config or COLLECT_CONFIGS[simulation.task]
     collect_cfg = cfg.load(cfg.CollectConfig, resolve(config, kind="collect config"))
     if args.episodes < 1:
@@ -212,6 +216,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # train
 
 
+def _check_robot_joints(robot: str, names: Sequence[str], what: str) -> None:
+    """Refuses data or a checkpoint of another arm than --robot names: a model learns the
+    joints it was shown, and the planner would refuse it for this arm much later."""
+    from .core.robot import Robot
+
+    arm = Robot.load(robot)
+    if list(names) != list(arm.joint_names):
+        raise ValueError(f"{what} has joints {list(names)}, but --robot {robot} ({arm.name}) has "
+                         f"{list(arm.joint_names)}; pass the robot config it was made with")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -230,6 +245,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                                 **{k: v for k, v in overrides.items() if v is not None})
     train_cfg = cfg.from_dict(cfg.TrainConfig, cfg.to_dict(dataclasses.replace(
         train_cfg, optim=optim)), source="command line")
+    if args.robot:
+        from .core.data.shards import MANIFEST, Dataset
+
+        for folder in args.data:  # recordings are imported with --robot's names anyway
+            if (Path(folder) / MANIFEST).is_file():
+                _check_robot_joints(args.robot, Dataset(folder).manifest["robot"]["joint_names"],
+                                    f"dataset {folder}")
     result = train(args.data, args.out, train_cfg, resume=args.resume, progress=not args.quiet,
                    robot=args.robot)
     summary = {"out": str(result.out), "steps": result.steps, "best_step": result.best_step,
@@ -296,8 +318,13 @@ def cmd_harden_encoder(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .core.export import export_model
+    from .core.export import checkpoint_folder, export_model
 
+    if args.robot:
+        from .core.model.checkpoint import load_state
+
+        state = load_state(checkpoint_folder(args.checkpoint))
+        _check_robot_joints(args.robot, state["joint_names"], f"checkpoint {args.checkpoint}")
     meta = export_model(args.checkpoint, args.out, horizon=args.horizon, opset=args.opset,
                         data=args.data, name=args.name)
     summary = {"out": str(Path(args.out).resolve()), "files": {
@@ -371,7 +398,7 @@ def _planner_config(args: argparse.Namespace) -> Any:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .core.eval_run import eval_config, run_evaluation, task_planner
 
-    simulation = _simulation_config(args.sim_config, task=args.task)
+    simulation = _simulation_config(args.sim_config, task=args.task, robot=args.robot)
     planner = task_planner(simulation, _planner_config(args), model_given=bool(args.model))
     eval_cfg = eval_config(simulation.task, args.episodes, args.seed,
                            args.methods.split(",") if args.methods else None,
@@ -418,7 +445,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .benchmarks.planner import run
 
     planner = _planner_config(args)
-    simulation = _simulation_config(args.sim_config)
+    simulation = _simulation_config(args.sim_config, robot=args.robot)
     if args.task == "push":
         return _bench_push(args, planner, simulation)
     result = run(planner, simulation, steps=args.steps, memory_plans=args.plans)
@@ -462,6 +489,8 @@ def _add_collect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sim-config", default="config/sim.yaml", help="simulator and task config")
     p.add_argument("--task", choices=("reach", "push"), default=None,
                    help="task to collect (default: the sim config's task)")
+    p.add_argument("--robot", default=None,
+                   help="robot config of the simulated arm (default: the sim config's sim.robot)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     _add_common(p)
     p.set_defaults(func=cmd_collect)
@@ -510,7 +539,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="start from this training folder's weights (stage 1 then runs "
                    "optim.init_pretrain_steps, 0 by default)")
     p.add_argument("--robot", default=None,
-                   help="robot config of MCAP recordings in --data (default: the package arm)")
+                   help="robot config of the arm: joint names of MCAP recordings in --data "
+                        "(default: the package arm); datasets of another arm are refused")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     _add_common(p)
     p.set_defaults(func=cmd_train)
@@ -596,6 +626,8 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
                    help="held-out data for the surprise calibration (default: the training "
                         "run's validation episodes)")
     p.add_argument("--name", default=None, help="model name in meta.json")
+    p.add_argument("--robot", default=None,
+                   help="robot config the model is for: a checkpoint of other joints is refused")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     _add_common(p)
     p.set_defaults(func=cmd_export)
@@ -653,6 +685,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-report", action="store_true", help="only print the results")
     p.add_argument("--planner-config", default="config/planner.yaml")
     p.add_argument("--sim-config", default="config/sim.yaml")
+    p.add_argument("--robot", default=None,
+                   help="robot config of the simulated arm (default: the sim config's sim.robot)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     _add_common(p)
     p.set_defaults(func=cmd_eval)
@@ -668,6 +702,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plans", type=int, default=1000, help="plans for the memory check")
     p.add_argument("--planner-config", default="config/planner.yaml")
     p.add_argument("--sim-config", default="config/sim.yaml")
+    p.add_argument("--robot", default=None,
+                   help="robot config of the simulated arm (default: the sim config's sim.robot)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     _add_common(p)
     p.set_defaults(func=cmd_bench)

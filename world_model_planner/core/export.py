@@ -28,7 +28,8 @@ code does no preprocessing of its own:
 
 Every export is checked with onnx.checker and against PyTorch on random and real inputs; the
 worst absolute error of each output is written into meta.json beside each file's sha256. The
-PyTorch weights travel along as model.safetensors for the torch planning backend.
+PyTorch weights travel along as model.safetensors for the torch planning backend, with the
+training state.json they came with, so the folder is also a starting point for further training.
 """
 
 from __future__ import annotations
@@ -346,6 +347,11 @@ def export_model(checkpoint_path: str | Path, out: str | Path, *, horizon: int =
     real = real_inputs(data if data is not None else state.get("data", []))
     files, parity = _export_graphs(model, out, horizon, opset, real)
     shutil.copyfile(checkpoint_folder(checkpoint_path) / checkpoint.MODEL_FILE, out / WEIGHTS)
+    # With the weights' training state beside them the model folder is also a checkpoint: a
+    # user holding only the shipped model can fine-tune it (wmp train --init-from) or refit its
+    # ensemble on recordings of their arm. The planner reads neither file's state.
+    shutil.copyfile(checkpoint_folder(checkpoint_path) / checkpoint.STATE_FILE,
+                    out / checkpoint.STATE_FILE)
     files[WEIGHTS] = {"sha256": file_sha256(out / WEIGHTS), "bytes": (out / WEIGHTS).stat().st_size}
     meta = _describe(model, state, name or out.name, horizon, opset, files, parity)
     write_meta(out, meta)

@@ -18,6 +18,7 @@ owns its schema in a module of its own (`robot`, `sim`, `data`, `model`, `planni
 is re-exported here, so callers import from `core.config` without knowing which module owns what.
 """
 
+from .cell import SceneCameraConfig, SimCellConfig, WorkspaceConfig  # noqa: F401
 from .data import (CollectConfig, ExplorationConfig, PushExplorationConfig,  # noqa: F401
                    RandomizationConfig, RecorderConfig)
 from .model import (HardenConfig, LossWeights, ModelConfig, OptimConfig,  # noqa: F401

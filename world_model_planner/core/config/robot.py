@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from .cell import SimCellConfig
 from .schema import param
 
 
@@ -70,3 +71,5 @@ class RobotConfig:
     model: str = param("", "model folder trained on this arm (ONNX files + meta.json, relative "
                        "to the package share), loaded when the launch gets no model:=; empty: "
                        "planner.model of config/planner.yaml")
+    sim: SimCellConfig = param(SimCellConfig(), "the embedded simulator's cell: a scene camera "
+                               "and the joint ranges of its tasks (simulator only)")

@@ -35,6 +35,7 @@ from .. import config as cfgmod
 from ..config import (CollectConfig, DistractorPerturbation, Perturbations, RandomizationConfig,
                       SimulationConfig)
 from ..paths import file_sha256
+from ..robot import shrink_limits
 from ..sim.appearance import Appearance
 from .exploration import ExplorationPolicy
 from .shards import (FORMAT, MANIFEST, VERSION, Dataset, DatasetError, Episode, content_digest,
@@ -97,6 +98,7 @@ class EpisodeCollector:
 
     def __init__(self, simulation: SimulationConfig, config: CollectConfig) -> None:
         from ..sim.arm import simulator_for
+        from ..sim.cell import workspace_limits
         from ..sim.reach import ReachTask
         from .push_collect import PushCollector
 
@@ -112,7 +114,8 @@ class EpisodeCollector:
         robot = self.sim.robot
         self.bound = robot.action_bound(simulation.sim.control_period)
         self.lower, self.upper = robot.limits_with_margin()
-        self.explore_lower, self.explore_upper = robot.limits_with_margin(EXPLORATION_MARGIN)
+        self.explore_lower, self.explore_upper = shrink_limits(*workspace_limits(robot),
+                                                               EXPLORATION_MARGIN)
         self.push: Any = None
         if simulation.task == "push":
             self.push = PushCollector(self.sim, simulation, config, self.bound)
@@ -253,7 +256,7 @@ def _manifest(settings: dict[str, Any], seed: int, shards: list[dict[str, Any]],
 
 def _collector_info(collector: EpisodeCollector) -> dict[str, Any]:
     sim, robot = collector.sim, collector.sim.robot
-    cam = robot.description.cameras[sim.camera_name]
+    cam = sim.scene.cameras[sim.camera_name]
     return {
         "robot": {"name": robot.name, "joint_names": list(robot.joint_names),
                   "description_sha256": file_sha256(robot.description.source),

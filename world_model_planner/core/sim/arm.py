@@ -30,6 +30,7 @@ from ..config import Perturbations, PushObjectConfig, SimConfig, SimulationConfi
 from ..observation import Observation
 from ..robot import Robot
 from .appearance import Appearance, SceneEditor
+from .cell import scene_description, workspace_limits
 from .push_object import ObjectEditor, ObjectLook, quat_from_yaw, yaw_from_quat
 from .rendering import Camera, import_mujoco
 from .scene import PUSH_OBJECT_BODY, TOOL_SITE, ServoGains, build_mjcf
@@ -99,7 +100,8 @@ class ArmSim:
         self.push_object = push_object
         mujoco = import_mujoco()
         self._mj = mujoco
-        desc = self.robot.description
+        # The URDF in the arm's cell: on a world link, with the robot config's scene camera.
+        self.scene = desc = scene_description(self.robot)
         camera = camera or self.robot.config.camera
         if camera not in desc.cameras:
             raise ValueError(f"{self.robot.source}: camera '{camera}' is not a camera sensor of "
@@ -112,7 +114,7 @@ class ArmSim:
         probe_data = mujoco.MjData(probe)
         mujoco.mj_forward(probe, probe_data)
         arm_dofs = [probe.jnt_dofadr[mujoco.mj_name2id(probe, mujoco.mjtObj.mjOBJ_JOINT, j.name)]
-                    for j in self.robot.description.moving_joints]  # the actuators' order
+                    for j in desc.moving_joints]  # the actuators' order
         inertia = np.empty(len(arm_dofs))
         for k, i in enumerate(arm_dofs):  # diagonal of M via M @ e_i: stable across versions
             unit, column = np.zeros(probe.nv), np.zeros(probe.nv)
@@ -153,7 +155,7 @@ class ArmSim:
         self.reset(object_pose=PARKED_OBJECT_POSE if push_object is not None else None)
 
     def _compile(self, gains: ServoGains) -> Any:
-        xml = build_mjcf(self.robot.description, camera_width=self.config.image_width,
+        xml = build_mjcf(self.scene, camera_width=self.config.image_width,
                          camera_height=self.config.image_height,
                          physics_timestep=self.config.physics_timestep, gains=gains,
                          tool_frame=self.robot.config.tool_frame, shadows=self.config.shadows,
@@ -191,13 +193,15 @@ class ArmSim:
 
     def reset(self, qpos: np.ndarray | None = None,
               object_pose: np.ndarray | None = None) -> Observation:
-        """Arm at rest at `qpos` (default: mid-range), servo targets equal to it, time zero;
-        the push object at rest at `object_pose` (x, y, yaw; default: where it was)."""
+        """Arm at rest at `qpos` (default: the middle of the task workspace), servo targets
+        equal to it, time zero; the push object at rest at `object_pose` (x, y, yaw; default:
+        where it was)."""
         mj, d = self._mj, self.data
         if self.push_object is not None and object_pose is None:
             object_pose = self.object_pose()
         mj.mj_resetData(self.model, d)
-        q = (self.robot.lower + self.robot.upper) / 2 if qpos is None else np.asarray(qpos, float)
+        q = (sum(workspace_limits(self.robot)) / 2 if qpos is None
+             else np.asarray(qpos, float))
         self._check_vector(q, "qpos")
         d.qpos[self._qadr] = np.clip(q, self.robot.lower, self.robot.upper)
         if object_pose is not None:

@@ -27,6 +27,7 @@ import numpy as np
 from ..config import ReachTaskConfig
 from ..robot import shrink_limits
 from .arm import ArmSim
+from .cell import workspace_limits
 
 MAX_TRIES = 10_000
 
@@ -42,7 +43,7 @@ class ReachTask:
     def __init__(self, sim: ArmSim, config: ReachTaskConfig | None = None) -> None:
         self.sim = sim
         self.config = config or ReachTaskConfig()
-        self.lower, self.upper = shrink_limits(sim.robot.lower, sim.robot.upper,
+        self.lower, self.upper = shrink_limits(*workspace_limits(sim.robot),
                                                self.config.joint_margin)
         # The first joint is the base yaw: keep goals on the camera's side of the arm.
         self.lower[0] = max(self.lower[0], -self.config.yaw_range)
