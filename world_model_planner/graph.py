@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .core.paths import TASK_MODELS
+
 if TYPE_CHECKING:
     from .core.config import RobotConfig
 
@@ -59,8 +61,7 @@ TASK_RESULT = "task/result"
 # through the camera alone, as it would on a real arm.
 TASK_OBJECT_POSE = "task/object_pose"
 TASKS = ("reach", "push")
-# The model each task plans with when none is named (wmp run, wmp demo).
-DEFAULT_MODELS = {"reach": "models/wmp_arm_reach", "push": "models/wmp_arm_push"}
+DEFAULT_MODELS = TASK_MODELS  # the model each task plans with when none is named
 
 PLANNER_NODE = "planner"
 SIM_NODE = "mujoco_sim"
