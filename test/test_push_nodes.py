@@ -158,8 +158,8 @@ def run_wmp(*args: str, timeout: float = 400) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout)
 
 
-def test_wmp_run_push_reports_each_goal_s_object_error_and_a_report(push_model, ros_domain,
-                                                                     tmp_path):
+def test_wmp_run_push_reports_each_goal_s_object_error_and_a_report(
+        push_model, ros_domain, tmp_path):
     proc = run_wmp("run", "--mode", "mujoco", "--task", "push", "--goals", "1", "--seed", "7",
                    "--model", push_model, "--json", "--timeout", "300",
                    "--report", str(tmp_path / "push.png"), "--log-dir", str(tmp_path / "logs"))
