@@ -19,8 +19,8 @@ concatenated message definitions and each channel's offered_qos_profiles. So `ro
 `ros2 bag play` (mcap storage plugin), Foxglove and `wmp train` (core/data/mcap_import.py) all
 read them. In the push task the simulator's true object pose (task/object_pose) is recorded
 too, for training and evaluation. The node publishes only its /diagnostics (once a second: the
-open file and how many messages of each topic it holds). On SIGINT or SIGTERM the open file is finished properly; with
-split_seconds a new file starts every so many seconds.
+open file and how many messages of each topic it holds). On SIGINT or SIGTERM the open file is
+finished properly; with split_seconds a new file starts every so many seconds.
 
 Run: ros2 run world_model_planner recorder_node --ros-args --params-file config/recorder.yaml
 """
