@@ -417,7 +417,8 @@ def test_a_simulated_session_records_into_training_episodes(start_node, probe, t
     pub = node.create_publisher(Float64MultiArray, graph.POSITION_COMMANDS, m.RELIABLE_QOS)
     # The first goal starts on the first command: command only once the recorder hears every
     # publisher (discovery takes seconds here), or the first episode is lost to it.
-    wanted = {"/" + topic for topic in TYPES} - {"/" + graph.TRAJECTORY_COMMANDS}
+    wanted = {"/" + topic for topic in TYPES} - {"/" + graph.TRAJECTORY_COMMANDS,
+                                                 "/" + graph.TASK_OBJECT_POSE}  # push only
     recorder.wait_for(lambda: matched_topics(recorder) >= wanted, "the recorder to match the "
                       "simulator's and the commander's publishers", timeout=60)
     deadline = time.monotonic() + 60.0

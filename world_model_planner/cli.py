@@ -138,7 +138,7 @@ def cmd_sheet(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """The node graph of graph.py as supervised processes, watched until done or interrupted."""
     from .core import config as cfg
-    from .core.paths import resolve
+    from .core.paths import resolve, task_model
     from .core.run_report import run_summary, write_run_report
     from .graph import build
     from .supervisor import watch_graph
@@ -153,15 +153,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     sim_overrides: dict[str, Any] = {"node.seed": args.seed}
     if args.goals:
         sim_overrides["node.goals"] = args.goals
-    nodes = build(args.mode, robot=args.robot, model=args.model or "",
+    push = args.task == "push"  # reach: the parameter files' task and model, as before
+    nodes = build(args.mode, robot=args.robot,
+                  model=task_model("push", args.model) if push else args.model or "",
                   command_interface=args.command_interface, sim_overrides=sim_overrides,
                   robot_controllers=(robot_cfg.controllers.position,
                                      robot_cfg.controllers.trajectory),
-                  robot_description=description)
+                  robot_description=description, task="push" if push else "")
     log_dir = Path(args.log_dir) if args.log_dir else None
     run = watch_graph(nodes, mode=args.mode, namespace=args.namespace, log_dir=log_dir,
                       goals=args.goals, timeout=args.timeout)
     summary = run_summary(run.log, run.seconds)
+    summary["task"] = args.task
     if args.report:
         write_run_report(run.log, summary, Path(args.report))
         summary["report"] = str(args.report)
@@ -187,7 +190,8 @@ def _print_run_summary(s: dict[str, Any]) -> None:
         return "n/a" if v is None else f"{v:.1f} {unit}"
 
     median = s["median_final_error_m"]
-    print(f"wmp run: {s['successes']}/{s['goals']} goals reached; median final error "
+    what = "object error" if s.get("task") == "push" else "error"
+    print(f"wmp run: {s['successes']}/{s['goals']} goals reached; median final {what} "
           f"{fmt(None if median is None else 100 * median, 'cm')}; control rate "
           f"{fmt(s['control_rate_hz'], 'Hz')}; plan latency p50 "
           f"{fmt(s['plan_latency_p50_ms'], 'ms')}, p99 {fmt(s['plan_latency_p99_ms'], 'ms')}; "
@@ -199,17 +203,39 @@ def _print_run_summary(s: dict[str, Any]) -> None:
             f"{k} {v}" for k, v in sorted(decisions.items())), file=sys.stderr)
 
 
+DEMO_REPORTS = {"push": "push_report.png", "reach": "report.png"}
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job: the embedded MuJoCo arm under the planner over real ROS 2 topics."""
+    """The main job: the embedded MuJoCo arm under the planner over real ROS 2 topics; first
+    pushes (the object to where a goal image shows it), then reaches, each its own graph."""
+    import time
+
+    from .core.paths import task_model
+
     out = Path(args.out)
-    run_args = build_parser().parse_args([
-        "run", "--mode", "mujoco", "--goals", str(args.goals), "--seed", str(args.seed),
-        "--report", str(out / "report.png"), "--log-dir", str(out / "logs"),
-        "--timeout", str(args.timeout)] + (["--model", args.model] if args.model else []))
-    run_args.json, run_args.quiet, run_args.verbose = False, args.quiet, args.verbose
-    code = cmd_run(run_args)
-    print(f"demo: report {out / 'report.png'}, node logs in {out / 'logs'}", file=sys.stderr)
-    return code
+    parts = [(task, goals) for task, goals in (("push", args.push_goals), ("reach", args.goals))
+             if goals > 0]
+    models = {"push": task_model("push", args.push_model) if args.push_goals > 0 else None,
+              "reach": args.model}  # a missing push model fails here, before anything starts
+    started = time.monotonic()
+    codes = []
+    for k, (task, goals) in enumerate(parts, 1):
+        left = args.timeout - (time.monotonic() - started)
+        budget = min(args.push_timeout, left) if task == "push" and k < len(parts) else left
+        print(f"demo: part {k} of {len(parts)}: {goals} {task} goals", file=sys.stderr)
+        model = models[task]
+        run_args = build_parser().parse_args([
+            "run", "--mode", "mujoco", "--task", task, "--goals", str(goals),
+            "--seed", str(args.seed), "--report", str(out / DEMO_REPORTS[task]),
+            "--log-dir", str(out / "logs" / task), "--timeout", f"{max(budget, 1.0):.0f}"]
+            + (["--model", model] if model else []))
+        run_args.json, run_args.quiet, run_args.verbose = False, args.quiet, args.verbose
+        codes.append(cmd_run(run_args))
+    reports = ", ".join(str(out / DEMO_REPORTS[task]) for task, _ in parts)
+    print(f"demo: {time.monotonic() - started:.0f} s; reports {reports}, node logs in "
+          f"{out / 'logs'}", file=sys.stderr)
+    return max(codes, default=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -712,9 +738,14 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="start the node graph of a mode (like ros2 launch)")
     p.add_argument("--mode", choices=("mujoco", "gazebo", "real"), required=True)
+    p.add_argument("--task", choices=("reach", "push"), default="reach",
+                   help="reach: the tool to where a goal image shows it; push: an object on the "
+                        "floor to where a goal image shows it (the simulator poses it; the "
+                        "planner refuses a model of the other task)")
     p.add_argument("--goals", type=int, default=0,
                    help="stop after this many goals (mujoco; default: run until Ctrl-C)")
-    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--model", default=None, help="model folder (default: the shipped model of "
+                   "the task, models/wmp_arm_reach or models/wmp_arm_push)")
     p.add_argument("--robot", default="config/robots/wmp_arm.yaml", help="robot config")
     p.add_argument("--command-interface", choices=("position", "trajectory"),
                    default="position")
@@ -733,10 +764,18 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the main demo (what 'make demo' runs)")
     p.add_argument("--out", default="demo_output", help="output folder")
-    p.add_argument("--goals", type=int, default=6, help="seeded goals")
+    p.add_argument("--push-goals", type=int, default=3,
+                   help="seeded push goals, run first (0: none)")
+    p.add_argument("--goals", type=int, default=6, help="seeded reach goals, run next (0: none)")
     p.add_argument("--seed", type=int, default=7, help="task seed")
-    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
-    p.add_argument("--timeout", type=float, default=170.0, help="stop after this many seconds")
+    p.add_argument("--push-model", default=None,
+                   help="push model folder (default: the shipped models/wmp_arm_push)")
+    p.add_argument("--model", default=None,
+                   help="reach model folder (default: the shipped models/wmp_arm_reach)")
+    p.add_argument("--timeout", type=float, default=170.0,
+                   help="stop after this many seconds in all")
+    p.add_argument("--push-timeout", type=float, default=100.0,
+                   help="of which the push part may take at most this many")
     _add_common(p)
     p.set_defaults(func=cmd_demo)
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .core.paths import TASK_MODELS
+
 if TYPE_CHECKING:
     from .core.config import RobotConfig
 
@@ -54,6 +56,12 @@ CLOCK = "/clock"
 TASK_GOAL_IMAGE = "task/goal_image"
 TASK_GOAL_JOINTS = "task/goal_joints"
 TASK_RESULT = "task/result"
+# The push task's object, its true pose (geometry_msgs/PoseStamped, with each camera frame):
+# for evaluation and the recorder only. The planner never subscribes to it: it sees the object
+# through the camera alone, as it would on a real arm.
+TASK_OBJECT_POSE = "task/object_pose"
+TASKS = ("reach", "push")
+DEFAULT_MODELS = TASK_MODELS  # the model each task plans with when none is named
 
 PLANNER_NODE = "planner"
 SIM_NODE = "mujoco_sim"
@@ -105,11 +113,15 @@ def build(mode: str, *, robot: str = "config/robots/wmp_arm.yaml", model: str = 
           planner_overrides: dict[str, Any] | None = None,
           robot_controllers: tuple[str, str] = ("forward_position_controller",
                                                 "joint_trajectory_controller"),
-          robot_description: str | None = None) -> list[NodeSpec]:
+          robot_description: str | None = None, task: str = "") -> list[NodeSpec]:
     """The nodes of `mode`. robot_controllers: (position, trajectory) controller names from the
-    robot config; robot_description: the URDF text for robot_state_publisher (real mode)."""
+    robot config; robot_description: the URDF text for robot_state_publisher (real mode);
+    task: reach or push, set on the simulator and on the planner (which then refuses a model
+    trained for the other task); empty: the parameter files' (reach)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got '{mode}'")
+    if task and task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, got '{task}'")
     if command_interface not in COMMAND_INTERFACES:
         raise ValueError(f"command_interface must be one of {', '.join(COMMAND_INTERFACES)}, "
                          f"got '{command_interface}'")
@@ -119,6 +131,8 @@ def build(mode: str, *, robot: str = "config/robots/wmp_arm.yaml", model: str = 
         "use_sim_time": sim_time, **(planner_overrides or {})}
     if model:
         planner_params["planner.model"] = model
+    if task:
+        planner_params["task"] = task
     remaps = list(controller_topics(*robot_controllers))
     if mode == "mujoco":
         # The planner is posed each task by its goal image alone (visual goals); the sim also
@@ -134,7 +148,7 @@ def build(mode: str, *, robot: str = "config/robots/wmp_arm.yaml", model: str = 
         sim_params = {"sim.robot": robot, "use_sim_time": False,
                       "node.start_on_command": True,  # goal 0 waits for the planner
                       "node.lockstep": True,  # each frame waits for the planner's answer
-                      **(sim_overrides or {})}
+                      **({"task": task} if task else {}), **(sim_overrides or {})}
         nodes.append(NodeSpec(SIM_NODE, PACKAGE, "mujoco_sim_node", (SIM_PARAMS,), sim_params))
     if mode in ("gazebo", "real") and robot_description is not None:
         nodes.append(NodeSpec("robot_state_publisher", "robot_state_publisher",

@@ -184,8 +184,9 @@ class Watched:
 
 
 def _print_result(result: dict[str, Any], index: int) -> None:
+    what = "object error" if result.get("task") == "push" else "error"
     print(f"goal {result.get('episode', index)}: "
-          f"{'success' if result.get('success') else 'FAILED '} final error "
+          f"{'success' if result.get('success') else 'FAILED '} final {what} "
           f"{100 * float(result.get('final_error_m', float('nan'))):5.1f} cm after "
           f"{result.get('steps')} steps", file=sys.stderr)
 

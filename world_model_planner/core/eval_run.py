@@ -34,10 +34,11 @@ from . import config as cfgmod
 from . import eval_report
 from .eval import (CONDITIONS, METHODS, PUSH_CONDITIONS, PUSH_METHODS, EpisodeResult, Evaluator,
                    condition_perturbations, summarize)
+from .paths import TASK_MODELS
 from .viz import contact_sheet, save_png
 
 GALLERY = 12  # failed world-model episodes kept for the failure gallery
-PUSH_MODEL = "models/wmp_arm_push"  # the push task's default model
+PUSH_MODEL = TASK_MODELS["push"]  # the push task's default model
 
 
 def eval_config(task: str, episodes: int, seed: int, methods: Sequence[str] | None,

@@ -28,6 +28,14 @@ from pathlib import Path
 
 PACKAGE_NAME = "world_model_planner"
 SHARE_ENV = "WMP_SHARE_DIR"
+# The model each task plans with when none is named (relative to the share folder), and the
+# commands that make it where it is not shipped.
+TASK_MODELS = {"reach": "models/wmp_arm_reach", "push": "models/wmp_arm_push"}
+MODEL_RECIPES = {
+    "push": "wmp collect --task push --episodes 2000 --out data/push --workers 2 && "
+            "wmp train --task push --data data/push --out runs/push_jepa && "
+            "wmp export --checkpoint runs/push_jepa --out models/wmp_arm_push",
+}
 
 
 class ShareDirNotFound(FileNotFoundError):
@@ -101,3 +109,18 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def task_model(task: str, given: str | None = None) -> str:
+    """The model folder to plan `task` with: `given`, else the task's shipped model, which must
+    exist (a FileNotFoundError names it and the commands that make it)."""
+    if given:
+        return given
+    default = TASK_MODELS[task]
+    if not (Path(default).is_dir() or (share_dir() / default).is_dir()):
+        recipe = MODEL_RECIPES.get(task, "")
+        raise FileNotFoundError(
+            f"{default}: no {task} model here (looked in {Path.cwd()} and {share_dir()}); make "
+            f"it with: {recipe}, or name one with --model" if recipe else
+            f"{default}: no {task} model here; name one with --model")
+    return default

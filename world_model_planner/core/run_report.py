@@ -78,8 +78,10 @@ def write_run_report(log: RunLog, summary: dict[str, Any], path: Path) -> None:
     colours = ["tab:green" if r.get("success") else "tab:red" for r in log.results]
     axes[0].bar(np.arange(len(errors)), errors, color=colours)
     axes[0].axhline(3.0, color="k", ls="--", lw=0.8, label="success radius")
-    axes[0].set(xlabel="goal", ylabel="final tool error (cm)",
-                title=f"{summary['successes']}/{summary['goals']} goals reached")
+    push = summary.get("task") == "push"
+    axes[0].set(xlabel="goal", ylabel=f"final {'object' if push else 'tool'} error (cm)",
+                title=f"{summary['successes']}/{summary['goals']} "
+                      f"{'push ' if push else ''}goals reached")
     axes[0].legend()
     rates = [float(d["loop_rate_hz"]) for d in log.diagnostics if "loop_rate_hz" in d]
     lat = [float(d["plan_latency_p50_ms"]) for d in log.diagnostics if "plan_latency_p50_ms" in d]

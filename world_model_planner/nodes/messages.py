@@ -28,12 +28,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
+from geometry_msgs.msg import PoseStamped
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from ..core.data.mcap_import import IMAGE_CHANNELS, decode_image, match_joint_names
+from ..core.data.mcap_import import (IMAGE_CHANNELS, decode_image, match_joint_names,
+                                     planar_pose, yaw_quaternion)
 
 if TYPE_CHECKING:  # the simulator (MuJoCo) is not needed to convert its intrinsics
     from ..core.sim.arm import CameraIntrinsics
@@ -163,6 +165,25 @@ def joint_state_message(joint_names: Sequence[str], position: np.ndarray,
     if stamp is not None:
         msg.header.stamp = stamp
     return msg
+
+
+def planar_pose_message(pose: np.ndarray, *, stamp: Time | None = None, frame_id: str = ""
+                        ) -> PoseStamped:
+    """A PoseStamped of an object on the floor at (x, y, yaw) (z 0: where it touches it)."""
+    msg = PoseStamped()
+    msg.pose.position.x, msg.pose.position.y = float(pose[0]), float(pose[1])
+    q = msg.pose.orientation
+    q.x, q.y, q.z, q.w = yaw_quaternion(float(pose[2]))
+    msg.header.frame_id = frame_id
+    if stamp is not None:
+        msg.header.stamp = stamp
+    return msg
+
+
+def pose_to_planar(msg: PoseStamped) -> np.ndarray:
+    """(x, y, yaw) of a PoseStamped; a ValueError if a value is NaN or infinite."""
+    p, q = msg.pose.position, msg.pose.orientation
+    return planar_pose(p.x, p.y, q.x, q.y, q.z, q.w)
 
 
 # -- commands --------------------------------------------------------------------------------

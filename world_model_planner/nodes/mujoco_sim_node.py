@@ -15,8 +15,13 @@
 
 The planner cannot tell this node from Gazebo with joint_state_broadcaster, the forward position
 and joint trajectory controllers and a camera bridge: same topic names, types and QoS. In task
-mode it also poses seeded reach goals (a goal image and the goal joints, latched) and reports each
-episode's outcome on task/result, which `wmp run` and the evaluation read.
+mode it also poses seeded goals of the configured task (`task: reach|push`): a goal image and the
+goal joints, latched, and reports each episode's outcome on task/result, which `wmp run` and the
+evaluation read. The push task (core.sim.push.PushTask) adds an object on the floor: its goal
+image shows the object at its goal with the arm at the rest pose (which is the goal joints it
+publishes), success is the object within push.success_radius for node.settle_steps control steps,
+and the object's true pose goes out with every camera frame on task/object_pose, for evaluation
+and the recorder only (the planner sees the object through the camera alone).
 
 Time: the simulation advances in ticks of whole physics steps (at most 10 ms, like a
 controller_manager update), paced against the wall clock by node.real_time_factor. Every stamp and
@@ -40,6 +45,7 @@ from typing import Any
 import numpy as np
 from rclpy.clock import Clock as RosClock
 from rclpy.clock import ClockType
+from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -75,23 +81,35 @@ class Trajectory:
                                       (now_ns - self.arrival_ns) / NS)
 
 
+DEFAULT_CAMERA_FRAME = "scene_camera_optical_frame"  # node.camera_frame's default
+WORLD_FRAME = "world"  # the URDF's root link: the frame of the push object's pose
+
+
 class MujocoSimNode(Node):
-    """rclpy node `mujoco_sim`: ArmSim + ReachTask behind ROS topics."""
+    """rclpy node `mujoco_sim`: ArmSim + ReachTask or PushTask behind ROS topics."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(graph.SIM_NODE, **kwargs)
-        from ..core.sim.arm import ArmSim  # MuJoCo loads only once the parameters are valid
+        # MuJoCo loads only once the parameters are valid.
+        from ..core.sim.arm import simulator_for
+        from ..core.sim.push import PushTask
         from ..core.sim.reach import ReachTask
 
         self.config: SimulationConfig = declare_config(self, SimulationConfig)
         self.params = self.config.node
-        self.sim = ArmSim(self.config.sim)
+        self.push = self.config.task == "push"
+        self.sim = simulator_for(self.config)
         try:
             self.sim.set_perturbations(self.config.perturbations)
-            self.task = ReachTask(self.sim, self.config.reach)
+            self.task: Any = (PushTask(self.sim, self.config.push) if self.push
+                              else ReachTask(self.sim, self.config.reach))
         except Exception:
             self.sim.close()
             raise
+        # The push task looks through its own camera: name its optical frame unless one is set.
+        self.camera_frame = self.params.camera_frame
+        if self.push and self.camera_frame == DEFAULT_CAMERA_FRAME:
+            self.camera_frame = f"{self.sim.camera_name}_optical_frame"
         self.joint_names = self.sim.robot.joint_names
         dt = self.config.sim.physics_timestep
         finest = min(MAX_TICK, 1.0 / self.params.joint_state_rate, 1.0 / self.params.camera_rate,
@@ -114,6 +132,7 @@ class MujocoSimNode(Node):
         self.last_step = 0
         self.task_running = False
         self.start_q = self.sim.qpos
+        self.start_object: np.ndarray | None = None  # push: the object's pose at the start
         self.waiting_for_command = False
         # Commands are dropped until then (sim time) after a reset between goals, see reset_hold.
         self.hold_until_ns = 0
@@ -136,6 +155,8 @@ class MujocoSimNode(Node):
         self.goal_joints_pub = self.create_publisher(JointState, graph.TASK_GOAL_JOINTS,
                                                      m.LATCHED_QOS)
         self.result_pub = self.create_publisher(String, graph.TASK_RESULT, m.RELIABLE_QOS)
+        self.object_pub = (self.create_publisher(PoseStamped, graph.TASK_OBJECT_POSE,
+                                                 m.RELIABLE_QOS) if self.push else None)
         self.create_subscription(Float64MultiArray, graph.POSITION_COMMANDS, self.on_position,
                                  m.RELIABLE_QOS)
         self.create_subscription(JointTrajectory, graph.TRAJECTORY_COMMANDS, self.on_trajectory,
@@ -156,7 +177,8 @@ class MujocoSimNode(Node):
             f"{self.tick_ns / 1e6:g} ms at real_time_factor {rtf:g}"
             f"{' in lockstep with its commands' if self.params.lockstep else ''}; camera "
             f"{self.config.sim.image_width}x{self.config.sim.image_height} at "
-            f"{self.params.camera_rate:g} Hz; task {'on' if self.task_running else 'off'}")
+            f"{self.params.camera_rate:g} Hz; {self.config.task} task "
+            f"{'on' if self.task_running else 'off'}")
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -204,7 +226,7 @@ class MujocoSimNode(Node):
         count zero, no command yet, and the joint state of that instant published with it."""
         self.waiting_for_command = self.start_due = False
         self.hold_until_ns = 0
-        self.sim.reset(self.start_q)
+        self.sim.reset(self.start_q, object_pose=self.start_object)
         self.target, self.trajectory = self.start_q, None
         self.last_step = 0
         self.next_joints_ns = self.now_ns
@@ -334,7 +356,7 @@ class MujocoSimNode(Node):
             self.next_joints_ns = max(self.next_joints_ns + self.joint_period_ns, self.now_ns)
         frame = self.now_ns >= self.next_camera_ns
         if frame:
-            name = self.params.camera_frame
+            name = self.camera_frame
             sent.append((self.image_pub, m.rgb_to_image(self.sim.render(), stamp=stamp,
                                                         frame_id=name)))
             sent.append((self.info_pub, m.camera_info_message(self.sim.intrinsics(),
@@ -343,6 +365,9 @@ class MujocoSimNode(Node):
         for pub, msg in sent:
             pub.publish(msg)
         self.last_sent = sent
+        if frame and self.object_pub is not None:  # once per frame, not re-sent with it
+            self.object_pub.publish(m.planar_pose_message(
+                self.sim.object_pose(), stamp=stamp, frame_id=WORLD_FRAME))
         return frame
 
     # -- task --------------------------------------------------------------------------------
@@ -350,8 +375,12 @@ class MujocoSimNode(Node):
     def start_goal(self, index: int) -> None:
         """Episode `index`: the arm at its seeded start, the goal posed (latched)."""
         rng = np.random.default_rng(episode_seed(self.params.seed, index))
-        start, goal_q = self.task.sample_episode(rng)
-        self.sim.reset(start)
+        start, goal_at = self.task.sample_episode(rng)
+        if self.push:
+            self.start_object = np.asarray(start.object_pose, dtype=float)
+            self.task.reset(start)
+        else:
+            self.sim.reset(start)
         self.start_q = self.sim.qpos
         self.target, self.trajectory = self.start_q, None
         self.waiting_for_command = index == 0 and self.params.start_on_command
@@ -360,20 +389,26 @@ class MujocoSimNode(Node):
         hold_ns = 0 if self.params.lockstep else int(round(self.params.reset_hold * NS))
         self.hold_until_ns = self.now_ns + hold_ns if index > 0 and hold_ns > 0 else 0
         self.episode, self.settled, self.last_step = index, 0, 0
-        self.goal = self.task.make_goal(goal_q)
+        self.goal = self.task.make_goal(goal_at)
         stamp = m.seconds_to_time(self.now_ns / NS)
         self.goal_image_pub.publish(m.rgb_to_image(self.goal.image, stamp=stamp,
-                                                   frame_id=self.params.camera_frame))
-        self.goal_joints_pub.publish(m.joint_state_message(self.joint_names, self.goal.joints,
+                                                   frame_id=self.camera_frame))
+        # Push: the joints the goal image shows, the rest pose (not a goal the arm must reach).
+        goal_joints = self.task.rest_pose if self.push else self.goal.joints
+        self.goal_joints_pub.publish(m.joint_state_message(self.joint_names, goal_joints,
                                                            stamp=stamp))
         wait = " (waiting for the first command)" if self.waiting_for_command else ""
-        self.get_logger().info(f"goal {index}: tool to {np.round(self.goal.tool_position, 3)}"
-                               f"{wait}")
+        where = (f"object from {np.round(self.start_object, 3)} to "
+                 f"{np.round(self.goal.object_pose, 3)} (x, y, yaw)" if self.push
+                 else f"tool to {np.round(self.goal.tool_position, 3)}")
+        self.get_logger().info(f"goal {index}: {where}{wait}")
 
     def on_control_step(self) -> None:
         steps = self.sim.step_count
         error = self.task.error(self.goal)
-        self.settled = self.settled + 1 if error <= self.config.reach.success_radius else 0
+        inside = (self.task.success(self.goal) if self.push
+                  else error <= self.config.reach.success_radius)
+        self.settled = self.settled + 1 if inside else 0
         success = self.settled >= self.params.settle_steps
         if not success and steps < self.config.episode_steps:
             return
@@ -382,9 +417,12 @@ class MujocoSimNode(Node):
                   "final_error_m": round(error, 5), "steps": int(steps),
                   "seconds": round(steps * period, 6),
                   "started_s": round(self.now_ns / NS - steps * period, 6)}
+        if self.push:
+            result.update(self.push_result())
         self.result_pub.publish(String(data=json.dumps(result, sort_keys=True)))
+        what = "object error" if self.push else "error"
         self.get_logger().info(f"goal {self.episode}: {'reached' if success else 'missed'} "
-                               f"(error {error * 1000:.1f} mm after {steps} steps)")
+                               f"({what} {error * 1000:.1f} mm after {steps} steps)")
         more = self.params.goals == 0 or self.episode + 1 < self.params.goals
         if more:
             self.start_goal(self.episode + 1)
@@ -393,6 +431,15 @@ class MujocoSimNode(Node):
             self.get_logger().info(f"all {self.params.goals} goals done; the arm stays simulated "
                                    f"({self.stale_commands} commands planned before a reset "
                                    "were dropped)")
+
+    def push_result(self) -> dict[str, Any]:
+        """What a push result adds: final_error_m is the object's distance to its goal; these
+        say where it started, ended and was to go (x, y, yaw) and its yaw error (degrees)."""
+        _, yaw = self.task.errors(self.goal)
+        return {"task": "push", "yaw_error_deg": round(yaw, 2),
+                "start_object": [round(float(v), 5) for v in self.start_object],
+                "final_object": [round(float(v), 5) for v in self.sim.object_pose()],
+                "goal_object": [round(float(v), 5) for v in self.goal.object_pose]}
 
     def close(self) -> None:
         self.sim.close()

@@ -19,6 +19,11 @@ on_deactivate publishes one hold command and stops. Nothing is commanded before 
 Every decision (e-stop, watchdog, goal, surprise, resync, hold) is made by
 core.control.ControlLoop; this node converts messages, runs the timers, publishes what each
 tick says and reports on /diagnostics.
+
+The task comes from the model (meta.json `task`): a push model plans to move the object to where
+the goal image shows it, and takes goals as images only (goal joints or a tool pose say nothing
+about where the object should go). The `task` parameter, when set, must agree with the model,
+or the node refuses to start.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from .. import graph
 from ..core.config import PlannerNodeConfig
 from ..core.control import ControlLoop, Tick
+from ..core.config import ConfigError
 from ..core.robot import Robot
 from . import messages as m
 from .entry import run
@@ -55,6 +61,7 @@ class PlannerNode(LifecycleNode):
         super().__init__(NODE, **kwargs)
         self.config: PlannerNodeConfig = declare_config(self, PlannerNodeConfig)
         self.robot = Robot.load(self.config.planner.robot)
+        self._check_task()
         self.loop: ControlLoop | None = None
         self.model: Any = None
         self._previous_command: np.ndarray | None = None
@@ -71,6 +78,32 @@ class PlannerNode(LifecycleNode):
             self._autostart = self.create_timer(0.1, self._start_up,
                                                 clock=Clock(clock_type=ClockType.STEADY_TIME))
 
+    def _check_task(self, meta: dict[str, Any] | None = None) -> None:
+        """Refuse a model trained for another task than the `task` parameter names (read from
+        the model's meta.json; a model that cannot be read yet is configure's to report)."""
+        from ..core.paths import resolve
+        from ..core.runtime import ModelError, read_meta
+
+        wanted, folder = self.config.task, self.config.planner.model
+        if not wanted:
+            return
+        if meta is None:
+            try:
+                meta = read_meta(resolve(folder, kind="model folder"))
+            except (FileNotFoundError, ModelError):
+                return
+        task = str(meta.get("task", "reach"))
+        if task != wanted:
+            raise ConfigError(
+                f"parameter task is '{wanted}' but the model {folder} was trained for the "
+                f"{task} task (task in {folder}/meta.json); set planner.model to a {wanted} "
+                f"model (e.g. {graph.DEFAULT_MODELS[wanted]}) or task:={task}")
+
+    @property
+    def push(self) -> bool:
+        """Whether the loaded model plans pushes (its meta.json says task: push)."""
+        return self.model is not None and self.model.meta.get("task") == "push"
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def _start_up(self) -> None:
@@ -85,6 +118,7 @@ class PlannerNode(LifecycleNode):
         cfg = self.config
         try:
             self.model = load_world_model(cfg.planner.model, cfg.planner, self.robot)
+            self._check_task(self.model.meta)
             if abs(self.model.meta["control_period"] - self.period) > 1e-6 and cfg.control_rate:
                 self.get_logger().warning(
                     f"control_rate {cfg.control_rate} Hz differs from the model's training "
@@ -135,7 +169,7 @@ class PlannerNode(LifecycleNode):
             f"configured: model {self.model.model_id} on {self.model.provider}, "
             f"{cfg.planner.optimizer.algorithm} {cfg.planner.optimizer.samples}x"
             f"{cfg.planner.horizon}x{cfg.planner.optimizer.iterations}, {1 / self.period:.1f} Hz, "
-            f"{cfg.command_interface} commands")
+            f"{cfg.command_interface} commands, {'push' if self.push else 'reach'} task")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -246,8 +280,18 @@ class PlannerNode(LifecycleNode):
         except ValueError as exc:
             self._drop(f"goal image on {graph.GOAL_IMAGE}", exc)
 
+    def _refuse_for_push(self, topic: str) -> bool:
+        """A push model takes goal images only; say so (throttled) for a goal on `topic`."""
+        if not self.push:
+            return False
+        self.get_logger().warning(
+            f"ignored a goal on {topic}: the push model {self.config.planner.model} is posed by "
+            f"a goal image on {graph.GOAL_IMAGE} showing the object where it should go",
+            throttle_duration_sec=5.0)
+        return True
+
     def _on_goal_joints(self, msg: JointState) -> None:
-        if self.loop is None:
+        if self.loop is None or self._refuse_for_push(graph.GOAL_JOINTS):
             return
         try:
             q = m.joint_state_to_vector(msg, self.robot.joint_names, allow_extra=False)
@@ -257,7 +301,7 @@ class PlannerNode(LifecycleNode):
             self._drop(f"goal joints on {graph.GOAL_JOINTS}", exc)
 
     def _on_goal_pose(self, msg: PoseStamped) -> None:
-        if self.loop is None:
+        if self.loop is None or self._refuse_for_push(graph.GOAL_POSE):
             return
         p = msg.pose.position
         position = np.array([p.x, p.y, p.z])
@@ -325,13 +369,16 @@ class PlannerNode(LifecycleNode):
         path.color.r, path.color.g, path.color.b, path.color.a = 0.1, 0.6, 1.0, 0.9
         path.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2]))
                        for p in plan.predicted_tool]
-        goal = Marker(ns="goal", id=1, type=Marker.SPHERE, action=Marker.ADD)
-        goal.header.frame_id, goal.header.stamp = frame, stamp
-        goal.scale.x = goal.scale.y = goal.scale.z = 2 * 0.03
-        goal.color.r, goal.color.g, goal.color.a = 0.1, 0.9, 0.4
-        p = result.goal_tool
-        goal.pose.position = Point(x=float(p[0]), y=float(p[1]), z=float(p[2]))
-        self._pubs["path"].publish(MarkerArray(markers=[path, goal]))
+        markers = [path]
+        p = result.goal_tool  # None for a push goal: the object's goal, not the tool's
+        if p is not None:
+            goal = Marker(ns="goal", id=1, type=Marker.SPHERE, action=Marker.ADD)
+            goal.header.frame_id, goal.header.stamp = frame, stamp
+            goal.scale.x = goal.scale.y = goal.scale.z = 2 * 0.03
+            goal.color.r, goal.color.g, goal.color.a = 0.1, 0.9, 0.4
+            goal.pose.position = Point(x=float(p[0]), y=float(p[1]), z=float(p[2]))
+            markers.append(goal)
+        self._pubs["path"].publish(MarkerArray(markers=markers))
         if self.loop.stats.steps % self.config.imagined_image_every == 0:
             decoded = self.model.decode(plan.predicted_latents[-1:])[0]
             frame_img = (np.clip(decoded, 0.0, 1.0) * 255).astype(np.uint8)

@@ -17,9 +17,10 @@ Files are written the way `ros2 bag record -s mcap` writes them: profile ros2, C
 they came off the wire (raw subscriptions, nothing is decoded), ros2msg schemas holding the full
 concatenated message definitions and each channel's offered_qos_profiles. So `ros2 bag info` and
 `ros2 bag play` (mcap storage plugin), Foxglove and `wmp train` (core/data/mcap_import.py) all
-read them. The node publishes only its /diagnostics (once a second: the open file and how many
-messages of each topic it holds). On SIGINT or SIGTERM the open file is finished properly; with
-split_seconds a new file starts every so many seconds.
+read them. In the push task the simulator's true object pose (task/object_pose) is recorded
+too, for training and evaluation. The node publishes only its /diagnostics (once a second: the
+open file and how many messages of each topic it holds). On SIGINT or SIGTERM the open file is
+finished properly; with split_seconds a new file starts every so many seconds.
 
 Run: ros2 run world_model_planner recorder_node --ros-args --params-file config/recorder.yaml
 """
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
@@ -286,6 +288,9 @@ TOPICS: tuple[tuple[str, type, QoSProfile], ...] = (
     (graph.TASK_GOAL_IMAGE, Image, RECORD_LATCHED_QOS),
     (graph.TASK_GOAL_JOINTS, JointState, RECORD_LATCHED_QOS),
     (graph.TASK_RESULT, String, RECORD_RELIABLE_QOS),
+    # The push task's true object pose (simulator only): a channel only where it is published,
+    # so `wmp train --task push` can learn the object from a recorded session.
+    (graph.TASK_OBJECT_POSE, PoseStamped, RECORD_RELIABLE_QOS),
 )
 
 

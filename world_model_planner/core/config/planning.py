@@ -161,6 +161,10 @@ class PlannerNodeConfig:
     """config/planner.yaml: the planner node's parameters (ROS parameter file, node `planner`)."""
 
     planner: PlannerConfig = param(PlannerConfig(), "planner, model and robot")
+    task: Literal["", "reach", "push"] = param(
+        "", "the task to plan: reach (the tool to where the goal image shows it) or push (the "
+        "object to where the goal image shows it); the model's meta.json must name the same "
+        "task, or the node refuses to start; empty: the model's task")
     command_interface: Literal["position", "trajectory"] = param(
         "position", "position: Float64MultiArray to the forward position controller; trajectory: "
         "JointTrajectory to the joint trajectory controller")

@@ -19,6 +19,10 @@ nearest in time and with the command sent after that frame (the one the frame ca
 `action = command - qpos` means what it means in simulated data. Episodes end at task results, at
 new goals and wherever the camera or the joint states fall silent for more than a second.
 
+A push session (the simulator publishing task/object_pose) gives push episodes: each frame gets
+the object pose sent nearest to it, and each episode the goal pose of its task/result (see
+:func:`_goal_object` for why that one).
+
 Everything is decoded from the recorded schemas with mcap-ros2-support, so no ROS install is
 needed. Times are the publishers' send times (MCAP publish_time: the DDS source timestamp the
 recorder node stores), not the recorder's receive times (log_time): a recorder whose executor
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
@@ -55,7 +60,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}
 CACHE_SUFFIX = ".episodes"
-IMPORT_VERSION = 2  # bump when the import rules change, so cached imports are redone
+IMPORT_VERSION = 3  # bump when the import rules change, so cached imports are redone
 NS = 1_000_000_000
 
 
@@ -119,6 +124,21 @@ def match_joint_names(names: Sequence[str], values: Sequence[float], joint_names
     return out
 
 
+def planar_pose(x: float, y: float, qx: float, qy: float, qz: float, qw: float) -> np.ndarray:
+    """(x, y, yaw) of a geometry_msgs/Pose on the floor (the push task's object): its heading
+    about z, from the quaternion's fields."""
+    yaw = math.atan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
+    pose = np.array([x, y, yaw], dtype=np.float64)
+    if not np.all(np.isfinite(pose)):
+        raise ValueError(f"object pose {pose.tolist()} is NaN or infinite")
+    return pose
+
+
+def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
+    """(x, y, z, w) of a turn by `yaw` about z, as geometry_msgs/Quaternion orders them."""
+    return 0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0)
+
+
 def interpolate_trajectory(times: np.ndarray, positions: np.ndarray, start: np.ndarray,
                            t: float) -> np.ndarray:
     """Joint targets `t` seconds after a trajectory arrived, moving linearly from `start`.
@@ -158,6 +178,7 @@ class Recording:
     goal_joints: list[tuple[int, np.ndarray]] = field(default_factory=list)
     goal_images: list[tuple[int, np.ndarray]] = field(default_factory=list)
     results: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    object_poses: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (x, y, yaw)
     camera_info: dict[str, Any] | None = None
     dropped: dict[str, int] = field(default_factory=dict)
     receive_delays: list[int] = field(default_factory=list)
@@ -177,6 +198,7 @@ ROLES = {
     graph.TASK_GOAL_IMAGE: "goal_image",
     graph.TASK_GOAL_JOINTS: "goal_joints",
     graph.TASK_RESULT: "result",
+    graph.TASK_OBJECT_POSE: "object_pose",
 }
 
 
@@ -281,6 +303,9 @@ def read_recordings(files: Sequence[Path], joint_names: Sequence[str], *,
             elif role == "result":
                 result = json.loads(msg.data)
                 rec.results.append((stamp, result if isinstance(result, dict) else {}))
+            elif role == "object_pose":
+                p, q = msg.pose.position, msg.pose.orientation
+                rec.object_poses.append((stamp, planar_pose(p.x, p.y, q.x, q.y, q.z, q.w)))
         except (ValueError, TypeError, AttributeError) as exc:
             rec.drop(topic, str(path), str(exc))
     joints.sort(key=lambda r: r[0])
@@ -292,7 +317,7 @@ def read_recordings(files: Sequence[Path], joint_names: Sequence[str], *,
     rec.images = [r[1] for r in frames]
     rec.image_stamps = [r[2] for r in frames]
     for stream in (rec.position_commands, rec.trajectories, rec.goal_joints, rec.goal_images,
-                   rec.results):
+                   rec.results, rec.object_poses):
         stream.sort(key=lambda r: r[0])
     return rec
 
@@ -434,14 +459,50 @@ def build_episodes(rec: Recording, robot: Any, settings: ImportSettings = Import
         goal_q, goal_image = _goal(rec, floor, last_t, images.shape[1:])
         if goal_q is None:  # no goal was posed: the episode's end is its goal (hindsight)
             goal_q, goal_image = qpos[-1], images[-1]
+        object_pose = goal_object = None
+        if rec.object_poses:
+            object_pose = _object_poses(rec, [rec.image_times[i] for i in frames])
+            goal_object = _goal_object(rec, last_t)
+            if goal_object is None:  # hindsight, the goal image with it
+                goal_object, goal_image = object_pose[-1], images[-1]
         tool = robot.tool_positions(qpos)
         episodes.append(Episode(
             images=images, qpos=qpos, qvel=qvel, tool=tool,
             stamps=np.array([rec.image_times[i] / NS for i in frames]),
             actions=steps - qpos[:-1], commands=steps, goal_qpos=goal_q,
             goal_tool=robot.tool_positions(goal_q), goal_image=goal_image,
-            seed=0, index=len(episodes)))
+            seed=0, index=len(episodes), object_pose=object_pose, goal_object=goal_object))
     return episodes
+
+
+def _object_poses(rec: Recording, times: Sequence[int]) -> np.ndarray:
+    """(T+1, 3) the object pose sent nearest each frame (the simulator sends one per frame)."""
+    sent = np.array([t for t, _ in rec.object_poses], dtype=np.int64)
+    return np.stack([rec.object_poses[_nearest(sent, t)][1] for t in times])
+
+
+def _goal_object(rec: Recording, last_t: int) -> np.ndarray | None:
+    """The goal pose of the episode whose last frame was sent at `last_t`: `goal_object` of the
+    first task/result after it, unless a new goal was posed in between (that result is another
+    episode's); None without one.
+
+    Not the object's final pose: `goal_object` must be where the episode's goal image shows the
+    object (the shards' contract, and what the object head is checked against), and in a missed
+    episode the object ends elsewhere. Only an episode without a result (cut by a silence, a
+    recording without the simulator's task) falls back to hindsight: its final pose, with its
+    last frame as the goal image, which then shows exactly that."""
+    posed = [t for t, _ in rec.goal_images] + [t for t, _ in rec.goal_joints]
+    for t, result in rec.results:
+        if t <= last_t:
+            continue
+        if any(last_t < g < t for g in posed) or "goal_object" not in result:
+            return None
+        try:
+            goal = np.asarray(result["goal_object"], dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        return goal if goal.shape == (3,) and np.all(np.isfinite(goal)) else None
+    return None
 
 
 def _goal(rec: Recording, after: int, until: int, shape: tuple[int, ...]
@@ -539,6 +600,8 @@ def convert_recordings(source: str | Path, out: str | Path, *, robot: str | Path
         "control_period": period,
         "action_bound": arm.action_bound(period).tolist(),
     }
+    if episodes[0].object_pose is not None:
+        manifest["task"] = "push"
     write_manifest(out, manifest)
     return manifest
 
