@@ -38,28 +38,11 @@ PACKAGE = "world_model_planner"
 MODES = ("mujoco", "gazebo", "real")
 COMMAND_INTERFACES = ("position", "trajectory")
 
-# The topic contract (../DESIGN.md "Interfaces"): one place for every name.
-JOINT_STATES = "joint_states"
-CAMERA_IMAGE = "camera/image_raw"
-CAMERA_INFO = "camera/camera_info"
-POSITION_COMMANDS = "forward_position_controller/commands"
-TRAJECTORY_COMMANDS = "joint_trajectory_controller/joint_trajectory"
-GOAL_IMAGE = "~/goal_image"
-GOAL_JOINTS = "~/goal_joints"
-GOAL_POSE = "~/goal_pose"
-ESTOP = "~/estop"
-DIAGNOSTICS = "/diagnostics"
-IMAGINED_PATH = "~/imagined_path"
-IMAGINED_IMAGE = "~/imagined_image"
-CLOCK = "/clock"
-# What the embedded simulator's task mode publishes for the planner to consume.
-TASK_GOAL_IMAGE = "task/goal_image"
-TASK_GOAL_JOINTS = "task/goal_joints"
-TASK_RESULT = "task/result"
-# The push task's object, its true pose (geometry_msgs/PoseStamped, with each camera frame):
-# for evaluation and the recorder only. The planner never subscribes to it: it sees the object
-# through the camera alone, as it would on a real arm.
-TASK_OBJECT_POSE = "task/object_pose"
+# The topic contract lives in core/topics.py (core code reads recordings by these names too).
+from .core.topics import (CAMERA_IMAGE, CAMERA_INFO, CLOCK, DIAGNOSTICS, ESTOP,  # noqa: E402,F401
+                          GOAL_IMAGE, GOAL_JOINTS, GOAL_POSE, IMAGINED_IMAGE, IMAGINED_PATH,
+                          JOINT_STATES, POSITION_COMMANDS, TASK_GOAL_IMAGE, TASK_GOAL_JOINTS,
+                          TASK_OBJECT_POSE, TASK_RESULT, TRAJECTORY_COMMANDS)
 TASKS = ("reach", "push")
 DEFAULT_MODELS = TASK_MODELS  # the model each task plans with when none is named
 

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from ... import graph
+from .. import topics
 from .shards import (FORMAT, MANIFEST, VERSION, Dataset, DatasetError, Episode, content_digest,
                      dataset_digest, pack_episodes, write_manifest, write_shard)
 
@@ -190,15 +190,15 @@ class Recording:
 
 
 ROLES = {
-    graph.JOINT_STATES: "joint_states",
-    graph.CAMERA_IMAGE: "image",
-    graph.CAMERA_INFO: "camera_info",
-    graph.POSITION_COMMANDS: "position",
-    graph.TRAJECTORY_COMMANDS: "trajectory",
-    graph.TASK_GOAL_IMAGE: "goal_image",
-    graph.TASK_GOAL_JOINTS: "goal_joints",
-    graph.TASK_RESULT: "result",
-    graph.TASK_OBJECT_POSE: "object_pose",
+    topics.JOINT_STATES: "joint_states",
+    topics.CAMERA_IMAGE: "image",
+    topics.CAMERA_INFO: "camera_info",
+    topics.POSITION_COMMANDS: "position",
+    topics.TRAJECTORY_COMMANDS: "trajectory",
+    topics.TASK_GOAL_IMAGE: "goal_image",
+    topics.TASK_GOAL_JOINTS: "goal_joints",
+    topics.TASK_RESULT: "result",
+    topics.TASK_OBJECT_POSE: "object_pose",
 }
 
 
@@ -543,7 +543,7 @@ def convert_recordings(source: str | Path, out: str | Path, *, robot: str | Path
     missing = [what for what, stream in (("camera/image_raw", rec.image_times),
                                          ("joint_states", rec.joint_times)) if not stream]
     if not (rec.position_commands or rec.trajectories):
-        missing.append(f"{graph.POSITION_COMMANDS} or {graph.TRAJECTORY_COMMANDS}")
+        missing.append(f"{topics.POSITION_COMMANDS} or {topics.TRAJECTORY_COMMANDS}")
     if missing:
         raise DatasetError(f"{source}: the recording has no {', '.join(missing)} messages; "
                            "record them with the recorder node while the arm is commanded")
