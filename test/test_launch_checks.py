@@ -690,3 +690,20 @@ def test_bring_your_own_arm_doc_gives_the_pipeline():
     for field in ("name", "description", "joints", "base_frame", "tool_frame", "camera",
                   "velocity_scale", "acceleration_limit", "position_margin", "controllers"):
         assert f"`{field}`" in text, field
+
+
+def test_task_push_poses_pushes_plans_with_the_push_model_and_loads_the_push_world():
+    plan = launch_graph(task="push")
+    assert plan.model == graph.ModelChoice("models/wmp_arm_push", "task:=push", passed=True)
+    assert plan.planner.parameters["task"] == "push"
+    assert plan.planner.parameters["planner.model"] == "models/wmp_arm_push"
+    sim = next(n for n in plan.nodes if n.name == graph.SIM_NODE)
+    assert sim.parameters["task"] == "push"
+    mine = launch_graph(task="push", model="/models/mine")
+    assert mine.model.path == "/models/mine"  # model:= still wins
+    gz = launch_graph(mode="gazebo", task="push").gazebo
+    assert dict(gz.launch_arguments)["gz_args"].split()[-1] == str(ROOT / "description/worlds/push.sdf")
+    reach = launch_graph()
+    assert "task" not in reach.planner.parameters  # auto: the model's own task
+    with pytest.raises(graph.LaunchRefused, match="task:=stack"):
+        launch_graph(task="stack")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .core.paths import TASK_MODELS
+from .core.paths import TASK_MODELS, TASK_WORLDS
 
 if TYPE_CHECKING:
     from .core.config import RobotConfig
@@ -56,7 +56,7 @@ CONTROLLERS = "config/controllers.yaml"
 GZ_BRIDGE = "config/gz_bridge.yaml"
 # Fast DDS profile for full-size camera frames between local processes (docs/SIM_TO_REAL.md).
 FASTDDS_LARGE_IMAGES = "config/fastdds_large_images.xml"
-WORLD = "description/worlds/reach.sdf"
+WORLD = TASK_WORLDS["reach"]
 URDF_XACRO = "description/wmp_arm.urdf.xacro"
 
 
@@ -195,6 +195,11 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("model", "", "model folder (ONNX files + meta.json) trained on the robot; "
                    "empty: the robot config's `model`, else planner.model of "
                    f"{PLANNER_PARAMS}. A model trained on other joints is refused at launch"),
+    LaunchArgument("task", AUTO, "reach: go where a goal image shows the arm; push: push the "
+                   "object to where a goal image shows it (the simulator poses push episodes, "
+                   "the planner plans with a push model, models/wmp_arm_push unless model:= "
+                   "names one, and Gazebo loads the push world); auto: the model's task "
+                   "(meta.json)", (AUTO, *TASKS)),
     LaunchArgument("command_interface", AUTO, "position: Float64MultiArray to the robot config's "
                    "position controller; trajectory: JointTrajectory to its trajectory "
                    "controller; auto: the one the robot config says the arm's driver activates "
@@ -232,6 +237,7 @@ class LaunchOptions:
     mode: str = "mujoco"
     robot: str = DEFAULT_ROBOT_FILE
     model: str = ""
+    task: str = AUTO
     command_interface: str = AUTO
     namespace: str = ""
     use_rviz: bool = False
@@ -437,7 +443,8 @@ def gz_args(world: Path, headless: bool) -> str:
     return f"-r{headless_flags} -v {GZ_VERBOSITY} {world}"
 
 
-def gazebo_graph(share: Path, robot_name: str, controller: str, headless: bool) -> GazeboGraph:
+def gazebo_graph(share: Path, robot_name: str, controller: str, headless: bool,
+                 world: str = WORLD) -> GazeboGraph:
     """The Gazebo side of mode:=gazebo for an arm whose description is on robot_description."""
     spawn = NodeSpec(GZ_SPAWN_NODE, GZ_SIM_PACKAGE, "create", (), {"use_sim_time": True},
                      arguments=("-topic", ROBOT_DESCRIPTION, "-name", robot_name,
@@ -454,7 +461,7 @@ def gazebo_graph(share: Path, robot_name: str, controller: str, headless: bool) 
 
     spawners = (spawner(JOINT_STATE_BROADCASTER),
                 spawner(controller, "--param-file", str(share / CONTROLLERS)))
-    arguments = (("gz_args", gz_args(share / WORLD, headless)), ("on_exit_shutdown", "true"))
+    arguments = (("gz_args", gz_args(share / world, headless)), ("on_exit_shutdown", "true"))
     return GazeboGraph(GZ_SIM_PACKAGE, GZ_SIM_LAUNCH, arguments, spawn, bridge, spawners)
 
 
@@ -492,12 +499,14 @@ def launch_graph(arguments: Mapping[str, str], share: str | os.PathLike[str]) ->
         check_gazebo_description(description, robot.name, source)
         controller = command_controller(interface, controllers)
         _check_controller_joints(share / CONTROLLERS, controller, description, source)
-        gazebo = gazebo_graph(share, robot.name, controller, options.headless)
+        gazebo = gazebo_graph(share, robot.name, controller, options.headless,
+                              TASK_WORLDS["push"] if options.task == "push" else WORLD)
     elif options.mode == "real" and real_robot_state_publisher(options, robot):
         description = expand_description(urdf)
     nodes = build(options.mode, robot=str(robot_path), model=model.path if model.passed else "",
                   command_interface=interface, robot_controllers=controllers,
-                  robot_description=description)
+                  robot_description=description,
+                  task="" if options.task == AUTO else options.task)
     sim_time = options.mode != "real"
     extra: list[NodeSpec] = []
     notes: list[str] = []
@@ -523,9 +532,12 @@ def real_robot_state_publisher(options: LaunchOptions, robot: RobotConfig) -> bo
 
 def model_choice(options: LaunchOptions, robot: RobotConfig, robot_path: Path,
                  share: Path) -> ModelChoice:
-    """model:=, else the robot config's `model`, else planner.model of config/planner.yaml."""
+    """model:=, else the robot config's `model`, else the push model for task:=push, else
+    planner.model of config/planner.yaml."""
     if options.model:
         return ModelChoice(options.model, "model:=", passed=True)
+    if options.task == "push":
+        return ModelChoice(DEFAULT_MODELS["push"], "task:=push", passed=True)
     if robot.model:
         return ModelChoice(robot.model, f"`model` of {robot_path}", passed=True)
     from .core.config import PlannerNodeConfig, load

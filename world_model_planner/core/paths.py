@@ -31,6 +31,8 @@ SHARE_ENV = "WMP_SHARE_DIR"
 # The model each task plans with when none is named (relative to the share folder), and the
 # commands that make it where it is not shipped.
 TASK_MODELS = {"reach": "models/wmp_arm_reach", "push": "models/wmp_arm_push"}
+# The Gazebo world of each task (`make worlds` writes push.sdf from config/sim.yaml's object).
+TASK_WORLDS = {"reach": "description/worlds/reach.sdf", "push": "description/worlds/push.sdf"}
 MODEL_RECIPES = {
     "push": "wmp collect --task push --episodes 2000 --out data/push --workers 2 && "
             "wmp train --task push --data data/push --out runs/push_jepa && "

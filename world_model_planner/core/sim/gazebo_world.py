@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from ..config import PushObjectConfig, PushTaskConfig
+from ..paths import TASK_WORLDS
 from .push_object import object_boxes
 
-REACH_WORLD = "description/worlds/reach.sdf"
-PUSH_WORLD = "description/worlds/push.sdf"
+REACH_WORLD = TASK_WORLDS["reach"]
+PUSH_WORLD = TASK_WORLDS["push"]
 
 
 def _fmt(values) -> str:
