@@ -146,21 +146,7 @@ class MujocoSimNode(Node):
         self.last_sent: list[tuple[Any, Any]] = []  # (publisher, message) of the waiting frame
         self.resent_at = 0.0
 
-        self.joint_pub = self.create_publisher(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
-        self.image_pub = self.create_publisher(Image, graph.CAMERA_IMAGE, m.SENSOR_QOS)
-        self.info_pub = self.create_publisher(CameraInfo, graph.CAMERA_INFO, m.SENSOR_QOS)
-        self.clock_pub = (self.create_publisher(Clock, graph.CLOCK, m.CLOCK_QOS)
-                          if self.params.publish_clock else None)
-        self.goal_image_pub = self.create_publisher(Image, graph.TASK_GOAL_IMAGE, m.LATCHED_QOS)
-        self.goal_joints_pub = self.create_publisher(JointState, graph.TASK_GOAL_JOINTS,
-                                                     m.LATCHED_QOS)
-        self.result_pub = self.create_publisher(String, graph.TASK_RESULT, m.RELIABLE_QOS)
-        self.object_pub = (self.create_publisher(PoseStamped, graph.TASK_OBJECT_POSE,
-                                                 m.RELIABLE_QOS) if self.push else None)
-        self.create_subscription(Float64MultiArray, graph.POSITION_COMMANDS, self.on_position,
-                                 m.RELIABLE_QOS)
-        self.create_subscription(JointTrajectory, graph.TRAJECTORY_COMMANDS, self.on_trajectory,
-                                 m.RELIABLE_QOS)
+        self._create_topics()
 
         if self.params.task_enabled:
             self.task_running = True
@@ -179,6 +165,24 @@ class MujocoSimNode(Node):
             f"{self.config.sim.image_width}x{self.config.sim.image_height} at "
             f"{self.params.camera_rate:g} Hz; {self.config.task} task "
             f"{'on' if self.task_running else 'off'}")
+
+    def _create_topics(self) -> None:
+        """The simulated arm's topics (graph.py) and, for the task mode, the task's."""
+        self.joint_pub = self.create_publisher(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
+        self.image_pub = self.create_publisher(Image, graph.CAMERA_IMAGE, m.SENSOR_QOS)
+        self.info_pub = self.create_publisher(CameraInfo, graph.CAMERA_INFO, m.SENSOR_QOS)
+        self.clock_pub = (self.create_publisher(Clock, graph.CLOCK, m.CLOCK_QOS)
+                          if self.params.publish_clock else None)
+        self.goal_image_pub = self.create_publisher(Image, graph.TASK_GOAL_IMAGE, m.LATCHED_QOS)
+        self.goal_joints_pub = self.create_publisher(JointState, graph.TASK_GOAL_JOINTS,
+                                                     m.LATCHED_QOS)
+        self.result_pub = self.create_publisher(String, graph.TASK_RESULT, m.RELIABLE_QOS)
+        self.object_pub = (self.create_publisher(PoseStamped, graph.TASK_OBJECT_POSE,
+                                                 m.RELIABLE_QOS) if self.push else None)
+        self.create_subscription(Float64MultiArray, graph.POSITION_COMMANDS, self.on_position,
+                                 m.RELIABLE_QOS)
+        self.create_subscription(JointTrajectory, graph.TRAJECTORY_COMMANDS, self.on_trajectory,
+                                 m.RELIABLE_QOS)
 
     # -- commands ----------------------------------------------------------------------------
 
