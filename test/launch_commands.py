@@ -29,6 +29,7 @@ ROS2_LAUNCH = "ros2 launch world_model_planner "
 MUJOCO = "bringup.launch.py mode:=mujoco"
 MUJOCO_NAMESPACED = ("bringup.launch.py mode:=mujoco command_interface:=trajectory "
                      "model:=models/wmp_arm_reach_hardened namespace:=arm1")
+MUJOCO_PUSH = "bringup.launch.py mode:=mujoco task:=push"
 REAL_REFERENCE_ARM = "bringup.launch.py mode:=real confirm_real:=true robot_state_publisher:=false"
 GAZEBO_HEADLESS = "bringup.launch.py mode:=gazebo headless:=true"
 
@@ -37,6 +38,7 @@ GAZEBO_HEADLESS = "bringup.launch.py mode:=gazebo headless:=true"
 TESTED = {
     MUJOCO: "test_mujoco_launch.py",
     MUJOCO_NAMESPACED: "test_mujoco_namespace_launch.py",
+    MUJOCO_PUSH: "test_mujoco_push_launch.py",
     REAL_REFERENCE_ARM: "test_real_launch.py",
     GAZEBO_HEADLESS: "test_gazebo_launch.py",
 }

@@ -236,7 +236,7 @@ def test_real_graph_is_build_with_the_robots_description_and_controllers(robot):
     urdf = (ROOT / config.description).read_text()
     controllers = (config.controllers.position, config.controllers.trajectory)
     assert list(plan.nodes) == graph.build(
-        "real", robot=str(robot_path), command_interface="trajectory",
+        "real", robot=str(robot_path), model=config.model, command_interface="trajectory",
         robot_controllers=controllers, robot_description=urdf)
     planner = plan.planner
     assert planner.parameters["velocity_scale"] == 0.3
