@@ -702,7 +702,8 @@ def test_task_push_poses_pushes_plans_with_the_push_model_and_loads_the_push_wor
     mine = launch_graph(task="push", model="/models/mine")
     assert mine.model.path == "/models/mine"  # model:= still wins
     gz = launch_graph(mode="gazebo", task="push").gazebo
-    assert dict(gz.launch_arguments)["gz_args"].split()[-1] == str(ROOT / "description/worlds/push.sdf")
+    world = dict(gz.launch_arguments)["gz_args"].split()[-1]
+    assert world == str(ROOT / "description/worlds/push.sdf")
     reach = launch_graph()
     assert "task" not in reach.planner.parameters  # auto: the model's own task
     with pytest.raises(graph.LaunchRefused, match="task:=stack"):
