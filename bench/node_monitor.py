@@ -59,7 +59,7 @@ def node_specs(args: argparse.Namespace) -> list[graph.NodeSpec]:
            "node.lockstep": not args.no_lockstep}
     if args.condition != "nominal":
         sim.update({f"perturbations.{args.condition}.enabled": True,
-                    "task.episode_steps": args.steps, "node.settle_steps": args.steps + 1})
+                    "reach.episode_steps": args.steps, "node.settle_steps": args.steps + 1})
     nodes = graph.build("mujoco", model=args.model or "", sim_overrides=sim,
                         planner_overrides={"synchronous_commands": not args.no_lockstep})
     return [dataclasses.replace(n, arguments=n.arguments + (
@@ -129,7 +129,7 @@ def summary(args: argparse.Namespace, results: list[dict], decided: list[dict[in
     for goal in decided:
         flagged = [k for k, d in sorted(goal.items()) if k >= event and d in FLAGS]
         delays.append(flagged[0] - event if flagged else None)
-    radius = simulation.task.success_radius
+    radius = simulation.reach.success_radius
     out["within_radius_at_end"] = sum(float(r["final_error_m"]) <= radius for r in results)
     out.update(event_step=event, window=window, detection_delays=delays,
                detected=sum(d is not None and d < window for d in delays),
