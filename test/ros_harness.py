@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -182,3 +182,27 @@ class Probe:
         self.executor.shutdown()
         self.node.destroy_node()
         self._rclpy.shutdown(context=self.context)
+
+
+def start_first_goal(probe: Probe, sim: Child, states: list, joints: Sequence[str],
+                     timeout: float = 30.0) -> None:
+    """Starts the first goal of a simulator run with node.start_on_command:=true.
+
+    Task results are not latched, so the goal's clock must start only once the probe hears the
+    simulator: until the node logs that its clock started, the probe sends the arm's measured
+    joints as a command (at the clock's start the arm is placed at its start again, so nothing
+    moves). `states`: the probe's collected joint_states."""
+    from std_msgs.msg import Float64MultiArray
+
+    from world_model_planner import graph
+    from world_model_planner.nodes import messages as m
+
+    position = probe.node.create_publisher(Float64MultiArray, graph.POSITION_COMMANDS,
+                                           m.RELIABLE_QOS)
+    probe.spin_until(lambda: bool(states) and probe.node.count_publishers(
+        "/" + graph.TASK_RESULT) >= 1, timeout, "the simulator's joint states and task result "
+        "publisher")
+    probe.spin_until(lambda: "clock starts" in sim.output, timeout, "the first goal's clock",
+                     every=lambda: position.publish(m.position_command_message(
+                         m.joint_state_to_vector(states[-1][1], joints))), period=0.5)
+    probe.node.destroy_publisher(position)

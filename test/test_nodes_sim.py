@@ -28,7 +28,7 @@ import pytest
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed (pip install "
                             "'world_model_planner[ros]'); the node integration tests need it")
 
-from ros_harness import Probe  # noqa: E402
+from ros_harness import Probe, start_first_goal  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray, String  # noqa: E402
@@ -151,16 +151,10 @@ def test_task_mode_poses_seeded_goals_and_reports_each_result(start_node, probe)
     goal_joints = probe.collect(JointState, graph.TASK_GOAL_JOINTS, m.LATCHED_QOS)
     results = probe.collect(String, graph.TASK_RESULT, m.RELIABLE_QOS)
     states = probe.collect(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
-    position = probe.node.create_publisher(Float64MultiArray, graph.POSITION_COMMANDS,
-                                           m.RELIABLE_QOS)
     probe.spin_until(lambda: goal_images and goal_joints and states, 30.0, "a latched goal")
     assert m.image_to_rgb(goal_images[-1][1]).shape == (64, 64, 3)
     assert tuple(goal_joints[-1][1].name) == JOINTS
-    probe.spin_until(lambda: probe.node.count_publishers("/" + graph.TASK_RESULT) >= 1, 30.0,
-                     "the task result publisher")
-    probe.spin_until(lambda: "clock starts" in node.output, 30.0, "the first goal's clock",
-                     every=lambda: position.publish(m.position_command_message(
-                         latest_qpos(states))), period=0.5)
+    start_first_goal(probe, node, states, JOINTS)
     probe.spin_until(lambda: len(results) >= 2, 30.0, "two task results")
     reports = [json.loads(r.data) for _, r in results]
     assert [r["episode"] for r in reports] == [0, 1]

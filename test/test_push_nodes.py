@@ -37,6 +37,7 @@ rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed (pip install
                             "'world_model_planner[ros]'); the node integration tests need it")
 
 from geometry_msgs.msg import PoseStamped  # noqa: E402
+from ros_harness import start_first_goal  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray, String  # noqa: E402
 
@@ -77,21 +78,13 @@ def collect_task_topics(probe) -> dict[str, list]:
 
 
 def test_push_task_poses_seeded_object_goals_and_reports_the_object_error(start_node, probe):
-    # Results are not latched: the first goal's clock starts on the first command, which the
-    # test sends once it hears the simulator; at the clock's start the arm is placed at its
-    # start again, so the command moves nothing.
+    # Results are not latched: the first goal's clock starts once the probe hears the simulator.
     sim = start_node("mujoco_sim_node", "task:=push", "node.seed:=3", "node.goals:=2",
                      "push.episode_steps:=12", "node.real_time_factor:=0.0",
                      "node.start_on_command:=true", params_file=SIM_PARAMS)
     got = collect_task_topics(probe)
     states = probe.collect(JointState, graph.JOINT_STATES, m.RELIABLE_QOS)
-    position = probe.node.create_publisher(Float64MultiArray, graph.POSITION_COMMANDS,
-                                           m.RELIABLE_QOS)
-    probe.spin_until(lambda: states and probe.node.count_publishers("/" + graph.TASK_RESULT) >= 1,
-                     30.0, "the simulator's joint states and task result publisher")
-    probe.spin_until(lambda: "clock starts" in sim.output, 30.0, "the first goal's clock",
-                     every=lambda: position.publish(m.position_command_message(
-                         m.joint_state_to_vector(states[-1][1], JOINTS))), period=0.5)
+    start_first_goal(probe, sim, states, JOINTS)
     probe.spin_until(lambda: len(got["results"]) >= 2, 60, "two push results")
     results = [json.loads(msg.data) for _, msg in got["results"]]
     task, start0, goal0 = push_task(3, 0)
