@@ -30,6 +30,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .core.paths import TASK_MODELS, TASK_WORLDS
+# The topic contract lives in core/topics.py (core code reads recordings by these names too).
+from .core.topics import (CAMERA_IMAGE, CAMERA_INFO, CLOCK, DIAGNOSTICS, ESTOP,  # noqa: F401
+                          GOAL_IMAGE, GOAL_JOINTS, GOAL_POSE, IMAGINED_IMAGE, IMAGINED_PATH,
+                          JOINT_STATES, POSITION_COMMANDS, TASK_GOAL_IMAGE, TASK_GOAL_JOINTS,
+                          TASK_OBJECT_POSE, TASK_RESULT, TRAJECTORY_COMMANDS)
 
 if TYPE_CHECKING:
     from .core.config import RobotConfig
@@ -38,11 +43,6 @@ PACKAGE = "world_model_planner"
 MODES = ("mujoco", "gazebo", "real")
 COMMAND_INTERFACES = ("position", "trajectory")
 
-# The topic contract lives in core/topics.py (core code reads recordings by these names too).
-from .core.topics import (CAMERA_IMAGE, CAMERA_INFO, CLOCK, DIAGNOSTICS, ESTOP,  # noqa: E402,F401
-                          GOAL_IMAGE, GOAL_JOINTS, GOAL_POSE, IMAGINED_IMAGE, IMAGINED_PATH,
-                          JOINT_STATES, POSITION_COMMANDS, TASK_GOAL_IMAGE, TASK_GOAL_JOINTS,
-                          TASK_OBJECT_POSE, TASK_RESULT, TRAJECTORY_COMMANDS)
 TASKS = ("reach", "push")
 DEFAULT_MODELS = TASK_MODELS  # the model each task plans with when none is named
 
@@ -500,7 +500,7 @@ def launch_graph(arguments: Mapping[str, str], share: str | os.PathLike[str]) ->
         controller = command_controller(interface, controllers)
         _check_controller_joints(share / CONTROLLERS, controller, description, source)
         gazebo = gazebo_graph(share, robot.name, controller, options.headless,
-                              TASK_WORLDS["push"] if options.task == "push" else WORLD)
+                              TASK_WORLDS.get(options.task, WORLD))
     elif options.mode == "real" and real_robot_state_publisher(options, robot):
         description = expand_description(urdf)
     nodes = build(options.mode, robot=str(robot_path), model=model.path if model.passed else "",
