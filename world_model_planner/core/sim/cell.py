@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from ..config import ConfigError
+from ..topics import CAMERA_IMAGE
 from ..robot import CameraSensor, Joint, Link, Origin, Robot, RobotDescription
 
 WORLD_LINK = "world"
@@ -64,7 +65,7 @@ def scene_description(robot: Robot) -> RobotDescription:
         # Size and rate come from the sim config when rendering; these fields are Gazebo's.
         cameras.append(CameraSensor(name=name, link=body, optical_frame=optical,
                                     horizontal_fov=cam.horizontal_fov, width=64, height=64,
-                                    rate=30.0, topic="camera/image_raw"))
+                                    rate=30.0, topic=CAMERA_IMAGE))
     return RobotDescription(desc.name, links, joints, cameras, desc.source)
 
 
