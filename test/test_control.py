@@ -188,6 +188,29 @@ def test_a_restarted_driver_with_the_arm_elsewhere_is_held_from_the_arm(rig):
     assert np.max(np.abs(rig.sim.qpos - before_crash)) > 0.2, "dragged back to the old pose"
 
 
+def test_a_driver_back_with_the_camera_in_one_tick_is_planned_from_the_arm(rig):
+    """Joint states and frames return in the same tick, the arm within the resync tolerance of
+    the pre-crash command: the first command starts at the measured joints, so the arm is not
+    driven back to where it was at servo speed (a CI failure: 0.32 rad in 0.1 s)."""
+    rig.loop.set_goal_image(rig.goal.image)
+    for _ in range(4):
+        rig.tick()
+    before_crash = rig.commands[-1]
+    for _ in range(8):
+        rig.tick(image=False, joints=False)
+    elsewhere = before_crash.copy()
+    elsewhere[3] -= 0.25  # inside path_tolerance (0.3 rad): no resync would fire
+    assert 0.25 < rig.sim.robot.config.path_tolerance
+    rig.sim.reset(elsewhere)
+    rig.commands.clear()
+    for _ in range(4):
+        tick = rig.tick()
+        assert not tick.held
+        assert np.all(np.abs(tick.command - rig.sim.qpos) <= rig.max_step + TOL), \
+            "a command steered the restarted arm back towards the pre-crash command"
+    np.testing.assert_allclose(rig.commands[0], elsewhere, atol=rig.max_step[3] + TOL)
+
+
 def test_a_stale_camera_with_fresh_joints_brakes_to_a_stop(rig):
     rig.loop.set_goal_image(rig.goal.image)
     for _ in range(4):

@@ -22,7 +22,10 @@ function, which starts from the measured joints when they are fresh and show the
 the last command (a driver or simulator restart, hand guiding): re-sending the old command there
 would make the arm jump to it. While joint states are stale, a hold brakes the last command to
 rest and then sends nothing more (the controller keeps the last command): a driver restarting
-meanwhile must not receive a command computed for an arm whose position is unknown.
+meanwhile must not receive a command computed for an arm whose position is unknown. When joint
+states come back, control restarts from them (belief, plan and filter), whatever the tick does
+next: an arm that came back within the resync tolerance of the old command would otherwise be
+driven to it at servo speed.
 
 Times come in as arguments (`now`, seconds on the node's clock: ROS, sim or test time); only the
 latency statistics read a wall clock, which is injected too. Nothing here imports ROS: the
@@ -139,6 +142,7 @@ class ControlLoop:
         self._joints: tuple[np.ndarray, np.ndarray] | None = None
         self._joint_stamp = math.nan
         self._waiting_since: float | None = None  # a due tick waits for its frame's joints
+        self._arm_unknown = True  # joint states stale since the last tick: restart when fresh
 
     @property
     def measured_joints(self) -> np.ndarray | None:
@@ -154,6 +158,7 @@ class ControlLoop:
         self.clock.reset()
         self.schedule.reset()
         self._waiting_since = None
+        self._arm_unknown = False  # the controller was just reset
         self.active = True
 
     def deactivate(self, reason: str) -> np.ndarray | None:
@@ -286,6 +291,7 @@ class ControlLoop:
             self.stats.ticks.clear()  # the rate is measured on one unbroken clock
             return Tick(None, SKIPPED, held=False)
         self.stats.ticks.append(now)
+        self._restart_if_arm_returned(now)
         if self.estop.engaged:
             return self._hold(ESTOP, now)
         status = self.watchdog.check(now)
@@ -297,6 +303,16 @@ class ControlLoop:
         if self.controller.goal is None:
             return self._hold(NO_GOAL, now)
         return self._plan(now)
+
+    def _restart_if_arm_returned(self, now: float) -> None:
+        """Restart control from the measured joints on the first tick with fresh joint states
+        after stale ones (a driver or simulator restart): the last command and the belief
+        describe an arm whose position was unknown meanwhile."""
+        if not self.watchdog.is_fresh("joint_states", now):
+            self._arm_unknown = True
+        elif self._arm_unknown:
+            self._arm_unknown = False
+            self.controller.reset()
 
     def _plan(self, now: float) -> Tick:
         assert self._image is not None and self._joints is not None  # the watchdog saw both
