@@ -154,6 +154,32 @@ def test_object_size_mass_and_friction_change_how_it_sits_and_slides(push_sim, t
         push_sim.set_object_look(ObjectLook())
 
 
+@pytest.mark.parametrize("look", [ObjectLook(mass_scale=2.0), ObjectLook(mass_scale=0.5),
+                                  ObjectLook(size_scale=1.2, mass_scale=2.0)])
+def test_a_heavier_or_bigger_object_is_pushed_without_the_simulation_diverging(push_sim, task,
+                                                                               look):
+    """The evaluation's object conditions edit the compiled model; a doubled mass once made
+    MuJoCo diverge in 11 of 12 pushes and reset the scene (the object at the world origin)."""
+    import mujoco
+
+    unstable = mujoco.mjtWarning.mjWARN_BADQVEL
+    try:
+        for seed in range(4):
+            episode, goal = task.sample_episode(np.random.default_rng(seed))
+            task.reset(episode)
+            push_sim.set_object_look(look)
+            pusher = _pusher(push_sim)
+            obs = push_sim.observe(render=False)
+            lower, upper = push_sim.robot.limits_with_margin()
+            for _ in range(50):
+                act = pusher.act(obs.qpos, push_sim.object_pose(), goal[:2])
+                obs = push_sim.step(np.clip(obs.qpos + act, lower, upper), render=False)
+            assert push_sim.data.warning[unstable].number == 0, f"diverged (seed {seed})"
+            assert np.linalg.norm(push_sim.object_pose()[:2]) > 0.1, "the scene was reset"
+    finally:
+        push_sim.set_object_look(ObjectLook())
+
+
 def test_push_collection_moves_the_object_in_most_episodes_and_is_reproducible(tmp_path):
     out = tmp_path / "push"
     collect(out, 10, seed=4, simulation=PUSH, config=_push_collect_config(), progress=False)

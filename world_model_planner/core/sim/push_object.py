@@ -108,7 +108,12 @@ class ObjectLook:
 
 
 class ObjectEditor:
-    """Applies an :class:`ObjectLook` to a compiled MuJoCo model, always from the nominal one."""
+    """Applies an :class:`ObjectLook` to a compiled MuJoCo model, always from the nominal one.
+
+    MuJoCo derives constants from masses and inertias at compile time (the constraint solver's
+    inverse weights among them); after editing them, mj_setConst recomputes those. Without it a
+    doubled mass left the solver scaled for the old object and the simulation diverged in most
+    pushes (MuJoCo then resets the state, teleporting arm and object)."""
 
     def __init__(self, model: Any, body: int) -> None:
         self._model = model
@@ -134,4 +139,7 @@ class ObjectEditor:
         m.body_mass[self._body] = self._mass * look.mass_scale
         m.body_inertia[self._body] = self._inertia * look.mass_scale * s * s
         m.body_ipos[self._body] = self._ipos * s
+        import mujoco  # the simulator's own dependency, loaded with the scene already
+
+        mujoco.mj_setConst(m, mujoco.MjData(m))
         self.look = look
