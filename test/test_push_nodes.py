@@ -175,6 +175,7 @@ def test_wmp_run_push_reports_each_goal_s_object_error_and_a_report(
     assert summary["final_errors_m"] == [result["final_error_m"]]
     assert "goal 0: " in proc.stderr and "final object error" in proc.stderr, proc.stderr
     assert (tmp_path / "push.png").stat().st_size > 10_000
+    assert summary["pictured_goals"] == 1, "the report lacks the goal image and the last frame"
     planner_log = (tmp_path / "logs" / "planner.log").read_text()
     assert "push task" in planner_log, planner_log
 

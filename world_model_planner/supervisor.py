@@ -229,6 +229,7 @@ def watch_graph(nodes: Sequence[NodeSpec], *, mode: str, namespace: str = "",
         print("wmp run: interrupted, stopping the graph", file=sys.stderr)
     finally:
         supervisor.stop()
+        monitor.finish()
         monitor.destroy_node()
         rclpy.try_shutdown()
     return Watched(monitor.log, time.monotonic() - started, reported, failed)
