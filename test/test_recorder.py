@@ -421,6 +421,19 @@ def test_a_simulated_session_records_into_training_episodes(start_node, probe, t
                                                  "/" + graph.TASK_OBJECT_POSE}  # push only
     recorder.wait_for(lambda: matched_topics(recorder) >= wanted, "the recorder to match the "
                       "simulator's and the commander's publishers", timeout=60)
+    # Discovery is two-sided: the recorder matching a publisher does not mean the publisher
+    # sends to it yet (on a loaded machine seconds apart; a CI run lost 5 of the first
+    # episode's 8 steps). Wait until the recorder counts the simulator's frames and joint
+    # states, and the command publisher reaches the simulator and the recorder.
+    diagnostics = probe.collect(DiagnosticArray, graph.DIAGNOSTICS, 10)
+
+    def recorded(topic: str) -> int:
+        return max((int(kv.value) for _, d in diagnostics for st in d.status
+                    if "recorder" in st.name for kv in st.values
+                    if kv.key == f"messages /{topic}"), default=0)
+    probe.spin_until(lambda: recorded(graph.CAMERA_IMAGE) > 0 and recorded(graph.JOINT_STATES) > 0
+                     and pub.get_subscription_count() >= 2, 60,
+                     "the simulator's messages at the recorder and the commands' subscribers")
     deadline = time.monotonic() + 60.0
     next_command = 0.0
     while len(results) < 2:  # a stand-in planner: command the goal, at the control rate
