@@ -312,6 +312,27 @@ def test_frames_run_the_ticks_and_the_timer_covers_a_silent_camera(model):
     assert timer[-1][1] == STALE, ticks
 
 
+def test_a_frame_handled_before_its_clock_runs_its_tick_when_the_clock_gets_there(model):
+    """On simulation time the executor may take a frame before the /clock message of its
+    instant. Scheduled at the old time it served no tick, and a simulator in lockstep waited
+    for the answer in vain; the tick now runs once the clock reaches the frame's stamp."""
+    rig = Rig(model, trigger_on_image=True)
+    rig.loop.set_goal_image(rig.goal.image)
+    ticks = []
+    for k in range(1, 6):
+        t = round(0.1 * k, 6)
+        rig.loop.on_joints(rig.sim.qpos, rig.sim.qvel, rig.now, stamp=t)  # before /clock, too
+        early = rig.loop.on_image(rig.sim.render(), t, rig.now)  # the clock is still at t - 0.1
+        assert early is None, "a frame ahead of the clock ran at the old time"
+        rig.now = t  # /clock arrives; the sim-time timer fires on the jump
+        tick = early or rig.loop.on_timer(rig.now)
+        assert tick is not None and tick.command is not None, f"no tick for frame {k}"
+        ticks.append((rig.now, tick.stamp))
+        rig.sim.advance(tick.command, PERIOD)
+    rig.close()
+    assert ticks == [(t, t) for t in (0.1, 0.2, 0.3, 0.4, 0.5)], ticks
+
+
 def test_a_frame_handled_before_its_joint_state_waits_for_it(model):
     """The model was trained on a frame and the joint state of the same instant: a frame that
     overtakes its joint state runs its tick when that joint state comes, not with the older

@@ -142,6 +142,7 @@ class ControlLoop:
         self._joints: tuple[np.ndarray, np.ndarray] | None = None
         self._joint_stamp = math.nan
         self._waiting_since: float | None = None  # a due tick waits for its frame's joints
+        self._frame_ahead: float | None = None  # stamp of a frame waiting for the clock
         self._arm_unknown = True  # joint states stale since the last tick: restart when fresh
 
     @property
@@ -157,7 +158,7 @@ class ControlLoop:
         self.watchdog.reset()
         self.clock.reset()
         self.schedule.reset()
-        self._waiting_since = None
+        self._waiting_since = self._frame_ahead = None
         self._arm_unknown = False  # the controller was just reset
         self.active = True
 
@@ -186,12 +187,30 @@ class ControlLoop:
         self._image_arrival = self._wall()
         self.watchdog.feed_camera(now)
         self.stats.frames += 1
+        if self._clock_behind(stamp, now):
+            self._frame_ahead = float(stamp)  # its tick runs when the clock gets there
+            return None
+        return self._serve_frame(now)
+
+    def _serve_frame(self, now: float) -> Tick | None:
+        """The current frame's tick at `now`, if the schedule says it serves one and its joint
+        state is here (else it waits for it)."""
         if not (self.active and self.schedule.on_frame(now)):
             return None
         if self._joints_behind():
             self._waiting_since = now
             return None
         return self.tick(now)
+
+    def _clock_behind(self, stamp: float, now: float) -> bool:
+        """Whether a frame is stamped up to one period after the node's clock: on simulation
+        time the /clock message of its instant is still queued (the executor took the frame
+        first). Scheduled at the old time, the frame served no tick and a simulator in lockstep
+        waited for its answer in vain; it is served when the clock reaches its stamp. Larger
+        leads are a clock offset between machines, and the frame is served at once as ever."""
+        ahead = float(stamp) - now
+        return (self.active and self.schedule.on_image and math.isfinite(ahead)
+                and STAMP_TOLERANCE < ahead <= self.period + STAMP_TOLERANCE)
 
     def on_joints(self, qpos: np.ndarray, qvel: np.ndarray | None, now: float,
                   stamp: float = math.nan) -> Tick | None:
@@ -206,7 +225,11 @@ class ControlLoop:
 
     def on_timer(self, now: float) -> Tick | None:
         """The control timer fired; the tick it runs, if no frame served this one (or a frame's
-        joint state is overdue)."""
+        joint state is overdue, or the clock reached a frame stamped ahead of it)."""
+        ahead = self._frame_ahead
+        if ahead is not None and (now >= ahead - STAMP_TOLERANCE or not math.isfinite(now)):
+            self._frame_ahead = None
+            return self._serve_frame(now)
         if self._waiting_since is not None:
             return self._run_waiting(now)
         if self.active and self.schedule.on_timer(now):
