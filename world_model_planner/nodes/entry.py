@@ -15,7 +15,8 @@
 
 A node that cannot start (bad parameters, a missing file, no EGL) logs why and exits with status 2
 like `wmp` on bad input; Ctrl-C or a launch shutdown ends it cleanly with status 0, after the
-node's own close() (files flushed, simulator released).
+node's own close() (files flushed, simulator released), also when a callback was still running
+as the shutdown began.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def run(factory: Callable[[], Node], name: str, args: list[str] | None = None) -
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise  # a failure while running: the non-zero exit says so
+        # A callback that was running when the shutdown began (a plan taking its time) failed
+        # to publish on the closed context: that is the shutdown, not a crash.
     finally:
         close = getattr(node, "close", None)
         if close is not None:
