@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .observation import fit_image
+
 STAMP_TOLERANCE = 0.05  # s: a goal image this close to a goal's start time is its goal
 KEPT_FRAMES = 30  # camera frames kept to find each goal's last one (3 s at 10 Hz)
 KEPT_GOALS = 50
@@ -93,8 +95,10 @@ class GoalFrames:
 
     def _resolve(self, final: bool) -> list[GoalSnapshot]:
         newest = self._frames[-1][0] if self._frames else -np.inf
-        done = [(r, end) for r, end in self._pending if final or newest >= end - 1e-6]
-        self._pending = [p for p in self._pending if p not in done]
+        done, waiting = [], []
+        for result, end in self._pending:
+            (done if final or newest >= end - 1e-6 else waiting).append((result, end))
+        self._pending = waiting
         return [self._snapshot(r, end) for r, end in done]
 
     def _snapshot(self, result: dict[str, Any], end: float) -> GoalSnapshot:
@@ -190,17 +194,11 @@ def goal_strip(snapshots: list[GoalSnapshot]) -> np.ndarray | None:
     columns = []
     for snap in pairs:
         colour = np.array((40, 160, 60) if snap.success else (200, 40, 40), np.uint8)
-        column = np.concatenate([_fit(snap.goal, h, w), _fit(snap.final, h, w)], axis=0)
+        column = np.concatenate([fit_image(snap.goal, h, w), fit_image(snap.final, h, w)],
+                                axis=0)
         framed = np.empty((2 * h + 2 * border, w + 2 * border, 3), np.uint8)
         framed[:] = colour
         framed[border:-border, border:-border] = column
         columns.append(framed)
     gap = np.full((columns[0].shape[0], border * 2, 3), 255, np.uint8)
     return np.concatenate([c for col in columns for c in (col, gap)][:-1], axis=1)
-
-
-def _fit(image: np.ndarray, h: int, w: int) -> np.ndarray:
-    """`image` at (h, w) by nearest-neighbour sampling (goal and camera sizes may differ)."""
-    rows = np.arange(h) * image.shape[0] // h
-    cols = np.arange(w) * image.shape[1] // w
-    return np.asarray(image[rows][:, cols, :3], np.uint8)
