@@ -169,11 +169,7 @@ def test_a_heavier_or_bigger_object_is_pushed_without_the_simulation_diverging(p
             task.reset(episode)
             push_sim.set_object_look(look)
             pusher = _pusher(push_sim)
-            obs = push_sim.observe(render=False)
-            lower, upper = push_sim.robot.limits_with_margin()
-            for _ in range(50):
-                act = pusher.act(obs.qpos, push_sim.object_pose(), goal[:2])
-                obs = push_sim.step(np.clip(obs.qpos + act, lower, upper), render=False)
+            _run(push_sim, lambda q: pusher.act(q, push_sim.object_pose(), goal[:2]), 50)
             assert push_sim.data.warning[unstable].number == 0, f"diverged (seed {seed})"
             assert np.linalg.norm(push_sim.object_pose()[:2]) > 0.1, "the scene was reset"
     finally:
