@@ -23,9 +23,9 @@ the last command (a driver or simulator restart, hand guiding): re-sending the o
 would make the arm jump to it. While joint states are stale, a hold brakes the last command to
 rest and then sends nothing more (the controller keeps the last command): a driver restarting
 meanwhile must not receive a command computed for an arm whose position is unknown. When joint
-states come back, control restarts from them (belief, plan and filter), whatever the tick does
-next: an arm that came back within the resync tolerance of the old command would otherwise be
-driven to it at servo speed.
+states come back showing the arm more than a step from the last command, control restarts from
+them (belief, plan and filter), whatever the tick does next: an arm that came back within the
+resync tolerance of the old command would otherwise be driven to it at servo speed.
 
 Times come in as arguments (`now`, seconds on the node's clock: ROS, sim or test time); only the
 latency statistics read a wall clock, which is injected too. Nothing here imports ROS: the
@@ -329,13 +329,15 @@ class ControlLoop:
 
     def _restart_if_arm_returned(self, now: float) -> None:
         """Restart control from the measured joints on the first tick with fresh joint states
-        after stale ones (a driver or simulator restart): the last command and the belief
-        describe an arm whose position was unknown meanwhile."""
+        after stale ones when they show the arm more than a velocity-limited step from the last
+        command (a driver or simulator restart): integrating from that command would drive the
+        arm back to it. Within a step the command still describes the arm (the hold's rule)."""
         if not self.watchdog.is_fresh("joint_states", now):
             self._arm_unknown = True
         elif self._arm_unknown:
             self._arm_unknown = False
-            self.controller.reset()
+            if self._joints is not None and self.controller.filter.out_of_step(self._joints[0]):
+                self.controller.reset()
 
     def _plan(self, now: float) -> Tick:
         assert self._image is not None and self._joints is not None  # the watchdog saw both
