@@ -376,6 +376,7 @@ class ForwardKinematics:
     frame: str = "tool_link"
     _steps: list[KinematicStep] = field(init=False, repr=False)
     _plan: list[tuple[KinematicStep, int | None, bool, bool]] = field(init=False, repr=False)
+    _cross: list[tuple[np.ndarray, np.ndarray] | None] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         index = {n: i for i, n in enumerate(self.description.joint_names)}
@@ -391,6 +392,8 @@ class ForwardKinematics:
                 axis = axis / np.linalg.norm(axis)
             self._steps.append(KinematicStep(joint.origin.matrix(), axis,
                                              index.get(joint.name, -1)))
+        self._cross = [None if step.axis is None else _cross_matrices(step.axis)
+                       for step in self._steps]
         # What positions() asks of every step on every call, worked out once: tool to root,
         # the coordinate axis of the joint (or None), whether the origin rotates and shifts.
         self._plan = [(step, None if step.axis is None else _coordinate_axis(step.axis),
@@ -407,13 +410,13 @@ class ForwardKinematics:
     def transforms(self, q: np.ndarray) -> np.ndarray:
         q = np.asarray(q, dtype=np.float64)
         batch = q.shape[:-1]
-        rot = np.broadcast_to(np.eye(3), batch + (3, 3)).copy()
+        rot = np.broadcast_to(_EYE3, batch + (3, 3)).copy()
         pos = np.zeros(batch + (3,))
-        for step in self._steps:
+        for step, cross in zip(self._steps, self._cross):
             pos = pos + rot @ step.fixed[:3, 3]
             rot = rot @ step.fixed[:3, :3]
-            if step.axis is not None:
-                rot = rot @ _rodrigues(step.axis, q[..., step.index])
+            if cross is not None:
+                rot = rot @ _rodrigues_from(cross, q[..., step.index])
         out = np.zeros(batch + (4, 4))
         out[..., :3, :3] = rot
         out[..., :3, 3] = pos
@@ -451,12 +454,22 @@ class ForwardKinematics:
         return point
 
 
-def _rodrigues(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) about a fixed unit axis by angles (...)."""
+_EYE3 = np.eye(3)
+
+
+def _cross_matrices(axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The cross-product matrix K of a unit axis, and K @ K (Rodrigues' formula's terms)."""
     x, y, z = axis
     k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+    return k, k @ k
+
+
+def _rodrigues_from(cross: tuple[np.ndarray, np.ndarray], angle: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) by angles (...) about the axis whose `_cross_matrices`
+    these are (worked out once per joint: transforms() runs inside IK loops)."""
+    k, kk = cross
     angle = np.asarray(angle, dtype=np.float64)[..., None, None]
-    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
+    return _EYE3 + np.sin(angle) * k + (1.0 - np.cos(angle)) * kk
 
 
 def _coordinate_axis(axis: np.ndarray) -> int | None:

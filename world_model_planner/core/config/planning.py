@@ -85,6 +85,11 @@ class OptimizerConfig:
                             lt=1.0)
     warm_start: bool = param(True, "start from the previous plan shifted by one step")
     seed: int = param(0, "sampling seed", ge=0)
+    prior_samples: int = param(64, "samples drawn around a primitive's proposed sequence where "
+                               "the task has one (push: the scripted push on the object the "
+                               "model perceives); 0: none", ge=0)
+    prior_std: float = param(0.1, "spread of those samples, fraction of the action bound",
+                             gt=0.0, le=2.0)
 
 
 @dataclasses.dataclass(frozen=True)

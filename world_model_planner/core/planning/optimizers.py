@@ -66,29 +66,36 @@ class SamplingOptimizer:
         std = np.broadcast_to(self.cfg.init_std * self.bound, mean.shape).astype(np.float32)
         return mean, std
 
-    def _draw(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    def _draw(self, mean: np.ndarray, std: np.ndarray,
+              prior: np.ndarray | None = None) -> np.ndarray:
         s = self._samples
         noise = self.rng.standard_normal(s.shape, dtype=np.float32)
         np.multiply(noise, std, out=s)
         s += mean
+        if prior is not None:  # a share of the samples around a proposed sequence
+            k = min(self.cfg.prior_samples, len(s) - 2)
+            s[2:2 + k] = prior + noise[2:2 + k] * (self.cfg.prior_std * self.bound)
         np.clip(s, -self.bound, self.bound, out=s)
         s[0] = np.clip(mean, -self.bound, self.bound)  # the current mean is always a candidate
         s[1] = 0.0  # and so is standing still
+        if prior is not None:
+            s[2] = np.clip(prior, -self.bound, self.bound)  # and the proposal itself
         return s
 
-    def optimize(self, evaluate: Evaluate) -> OptimResult:
+    def optimize(self, evaluate: Evaluate, prior: np.ndarray | None = None) -> OptimResult:
+        """The chosen sequence; `prior` (H, J), if given, is proposed in every iteration."""
         raise NotImplementedError
 
 
 class CEM(SamplingOptimizer):
-    def optimize(self, evaluate: Evaluate) -> OptimResult:
+    def optimize(self, evaluate: Evaluate, prior: np.ndarray | None = None) -> OptimResult:
         cfg = self.cfg
         mean, std = self._start()
         min_std = cfg.min_std * self.bound
         history = []
         elites = min(cfg.elites, cfg.samples)
         for _ in range(cfg.iterations):
-            samples = self._draw(mean, std)
+            samples = self._draw(mean, std, prior)
             costs = evaluate(samples)
             order = np.argsort(costs)
             best = samples[order[:elites]]
@@ -101,12 +108,12 @@ class CEM(SamplingOptimizer):
 
 
 class MPPI(SamplingOptimizer):
-    def optimize(self, evaluate: Evaluate) -> OptimResult:
+    def optimize(self, evaluate: Evaluate, prior: np.ndarray | None = None) -> OptimResult:
         cfg = self.cfg
         mean, std = self._start()
         history = []
         for _ in range(cfg.iterations):
-            samples = self._draw(mean, std)
+            samples = self._draw(mean, std, prior)
             costs = evaluate(samples)
             spread = float(np.std(costs)) + 1e-9
             weights = np.exp(-(costs - costs.min()) / (cfg.temperature * spread))

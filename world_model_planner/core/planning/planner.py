@@ -31,6 +31,7 @@ from ..robot import Robot
 from ..runtime import Rollout
 from .costs import Goal, PlanningCost
 from .optimizers import make_optimizer
+from .push_prior import PushPrior
 
 
 class WorldModelBackend(Protocol):
@@ -52,6 +53,8 @@ class WorldModelBackend(Protocol):
     def proprio(self, latent: np.ndarray) -> np.ndarray: ...
 
     def decode(self, latent: np.ndarray) -> np.ndarray: ...
+
+    def object(self, latent: np.ndarray) -> np.ndarray: ...  # push models only
 
 
 @dataclass
@@ -92,10 +95,23 @@ class LatentPlanner:
         self.optimizer = make_optimizer(cfg.optimizer, self.bound, cfg.horizon)
         self.previous_action = np.zeros(len(self.bound), dtype=np.float32)
         self._latents = np.empty((cfg.optimizer.samples, model.latent_dim), dtype=np.float32)
+        self.prior = (PushPrior(robot, self.bound, cfg.horizon, cfg.push.contact_offset)
+                      if cfg.optimizer.prior_samples > 0
+                      and getattr(model, "meta", {}).get("task") == "push" else None)
 
     def reset(self, seed: int | None = None) -> None:
         self.optimizer.reset(seed)
         self.previous_action[:] = 0.0
+        if self.prior is not None:
+            self.prior.reset()
+
+    def _proposal(self, latent: np.ndarray, goal: Goal,
+                  qpos: np.ndarray | None) -> np.ndarray | None:
+        """The push primitive's sequence from the object the model reads from `latent`."""
+        if self.prior is None or goal.kind != "push" or goal.object is None or qpos is None:
+            return None
+        obj = self.model.object(np.asarray(latent, np.float32)[None])[0]
+        return self.prior.sequence(qpos, obj, goal.object)
 
     def plan(self, latent: np.ndarray, goal: Goal, use_latent_goal: bool = True,
              qpos: np.ndarray | None = None) -> Plan:
@@ -120,7 +136,7 @@ class LatentPlanner:
                         terms={k: float(v[best]) for k, v in terms.items()})
             return costs
 
-        result = self.optimizer.optimize(evaluate)
+        result = self.optimizer.optimize(evaluate, self._proposal(latent, goal, qpos))
         if result.sampled:
             joints, latents = kept["joints"], kept["latents"]
             disagreement, terms = kept["disagreement"], kept["terms"]
