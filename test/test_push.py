@@ -280,7 +280,8 @@ def test_push_cost_prefers_futures_that_bring_the_object_to_the_goal(push_sim):
 def test_push_eval_runs_the_reference_methods_on_the_same_seeded_tasks(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "world_model_planner.cli", "eval", "--task", "push",
-         "--methods", "scripted,random", "--conditions", "nominal,object_mass,object_push",
+         "--methods", "scripted,perceived_scripted,random", "--conditions",
+         "nominal,object_mass,object_push",
          "--episodes", "2", "--out", str(tmp_path), "--json", "--quiet"],
         capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -293,6 +294,10 @@ def test_push_eval_runs_the_reference_methods_on_the_same_seeded_tasks(tmp_path)
     assert scripted["success_rate"] >= 0.5
     assert flailing["success_rate"] == 0.0
     assert scripted["final_error_mean_m"] < 0.5 * flailing["final_error_mean_m"]
+    # the same pusher on what the push model reads from the frames and the goal image
+    perceived = summary["perceived_scripted"]["nominal"]
+    assert perceived["final_error_mean_m"] < 0.5 * flailing["final_error_mean_m"]
+    assert out["info"]["model_id"].startswith("wmp_arm_push")
     assert summary["scripted"]["object_mass"]["shared_with"] is None  # physics changed: rerun
     text = (tmp_path / "EVAL.md").read_text()
     assert "# Evaluation: pushing" in text and "scripted pusher (true object pose)" in text

@@ -703,7 +703,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--methods", default=None,
                    help="comma-separated (default: all of the task's). reach: wm_cem,wm_mppi,"
                         "oracle,random,p_controller; push: wm_cem,wm_mppi,oracle,scripted,"
-                        "reach_model,random")
+                        "perceived_scripted,reach_model,random")
     p.add_argument("--seed", type=int, default=1000, help="task seed")
     p.add_argument("--backend", choices=("onnx", "torch"), default=None)
     p.add_argument("--providers", default=None, help="ONNX Runtime providers")

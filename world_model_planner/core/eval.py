@@ -18,6 +18,9 @@ Methods, all commanding through the same safety filter:
 * oracle: the same optimiser and cost with MuJoCo as the model and the true goal;
 * p_controller (reach): a joint-space P-controller given the true goal joints (no learning);
 * scripted (push): a scripted pusher given the true object pose (perfect state, no learning);
+* perceived_scripted (push): the same pusher on the object pose the push model reads from each
+  frame and from the goal image (the model's perception, none of its imagination): what the
+  planner's proposals would do alone;
 * reach_model (push): the reach model's planner given the goal image, as the package did before
   it had a push model (it sees the scene camera it was trained on);
 * random: uniform random joint deltas.
@@ -51,7 +54,8 @@ CONDITIONS = ("nominal", "lighting", "camera_offset", "distractor", "colour", "d
 METHODS = ("wm_cem", "wm_mppi", "oracle", "random", "p_controller")
 PUSH_CONDITIONS = ("nominal", "lighting", "camera_offset", "distractor", "object_colour",
                    "object_size", "object_mass", "object_friction", "dropout", "object_push")
-PUSH_METHODS = ("wm_cem", "wm_mppi", "oracle", "scripted", "reach_model", "random")
+PUSH_METHODS = ("wm_cem", "wm_mppi", "oracle", "scripted", "perceived_scripted", "reach_model",
+                "random")
 VISUAL_CONDITIONS = ("lighting", "camera_offset", "distractor", "colour", "dropout",
                      "object_colour")
 
@@ -204,6 +208,34 @@ class ScriptedPushPolicy(FilteredPolicy):
         return self.pusher.act(obs.qpos, self.world.object_pose(), self.goal.object_pose[:2])
 
 
+class PerceivedScriptedPolicy(ScriptedPushPolicy):
+    """The scripted pusher on the push model's readings: the object head on each frame (with
+    the joint state) and on the goal image. No belief: a black frame is read as it is."""
+
+    name, needs_images = "perceived_scripted", True
+
+    def __init__(self, limits: CommandLimits, period: float, bound: np.ndarray, world: Any,
+                 model: Any) -> None:
+        super().__init__(limits, period, bound, world)
+        self.model = model
+
+    def _read(self, image: np.ndarray, joint_state: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        z = self.model.encode(image[None], joint_state[None].astype(np.float32), mask[None])
+        return self.model.object(z)[0]
+
+    def start(self, goal: Any, obs: Observation, seed: int) -> None:
+        from .planning.controller import IMAGE_ONLY
+
+        super().start(goal, obs, seed)
+        self.target = self._read(goal.image, np.zeros(2 * len(obs.qpos)), IMAGE_ONLY)[:2]
+
+    def delta(self, obs: Observation) -> np.ndarray:
+        from .planning.controller import FULL
+
+        seen = self._read(obs.image, np.concatenate([obs.qpos, obs.qvel]), FULL)
+        return self.pusher.act(obs.qpos, np.array([seen[0], seen[1], 0.0]), self.target)
+
+
 class ReachModelPolicy(WorldModelPolicy):
     """The reach model's controller on a push task: it sees the scene camera it was trained on
     (the goal image too is drawn from there), so it is given a fair look at the object."""
@@ -310,6 +342,9 @@ class Evaluator:
             policy = PControllerPolicy(self.limits, self.period, bound, gain=self.cfg.p_gain)
         elif method == "scripted" and self.push:
             policy = ScriptedPushPolicy(self.limits, self.period, bound, self.sim)
+        elif method == "perceived_scripted" and self.push:
+            policy = PerceivedScriptedPolicy(self.limits, self.period, bound, self.sim,
+                                             self.model)
         elif method == "reach_model" and self.push:
             policy = self._reach_model_policy()
         else:

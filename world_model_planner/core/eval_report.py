@@ -33,6 +33,7 @@ METHOD_LABELS = {
     "wm_cem": "world model + CEM", "wm_mppi": "world model + MPPI",
     "oracle": "oracle MPC (MuJoCo as model)", "p_controller": "P-controller (true goal joints)",
     "scripted": "scripted pusher (true object pose)",
+    "perceived_scripted": "scripted pusher (object pose read by the model)",
     "reach_model": "reach model's planner (goal image)", "random": "random actions",
 }
 

@@ -100,7 +100,7 @@ def run_evaluation(simulation: cfgmod.SimulationConfig, planner: cfgmod.PlannerC
         "planner": cfgmod.to_dict(planner),
     }
     learned = [m for m in methods if m.startswith("wm_")]
-    if learned:
+    if learned or "perceived_scripted" in methods:
         info["model_id"] = evaluator.model.model_id
         info["provider"] = evaluator.model.provider
     if out is not None:
