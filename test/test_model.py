@@ -172,6 +172,15 @@ def test_model_report_puts_runs_side_by_side_with_their_own_figures(
     assert json.loads(out.with_suffix(".json").read_text()).keys() == results.keys()
 
 
+def test_wmp_report_needs_a_place_to_write_and_leaves_the_shipped_report_alone(trained):
+    shipped = Path(__file__).resolve().parents[1] / "docs" / "MODEL.md"
+    before = shipped.read_bytes()
+    done = subprocess.run([sys.executable, "-m", "world_model_planner.cli", "report",
+                           str(trained), "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "--out" in done.stderr
+    assert shipped.read_bytes() == before
+
+
 def test_stage_one_can_be_shared_between_runs(tiny_data, tmp_path):
     stage1 = train([tiny_data], tmp_path / "stage1", tiny_config(steps=0), progress=False)
     assert stage1.steps == 0 and (tmp_path / "stage1" / "best" / "model.safetensors").is_file()

@@ -682,7 +682,9 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="model report on held-out data (docs/MODEL.md)")
     p.add_argument("checkpoints", nargs="+", help="training folders (one per objective)")
     p.add_argument("--data", nargs="+", default=None, help="datasets (default: training data)")
-    p.add_argument("--out", default="docs/MODEL.md", help="Markdown file to write")
+    p.add_argument("--out", required=True,
+                   help="Markdown file to write (figures beside it), e.g. runs/MODEL.md; "
+                        "docs/MODEL.md is the shipped model's report of record")
     p.add_argument("--json", action="store_true", help="print the numbers on stdout")
     _add_common(p)
     p.set_defaults(func=cmd_report)
