@@ -45,8 +45,8 @@ class PushPrior:
         self.settings = settings or PusherSettings()
         lower, upper = robot.limits_with_margin()
         # contact_offset is the object's footprint radius plus the pusher's standoff
-        self.radius = max(contact_offset - self.settings.standoff, 0.01)
-        self.pusher = ScriptedPusher(robot, ToolIK(robot, lower, upper), bound, self.radius,
+        radius = max(contact_offset - self.settings.standoff, 0.01)
+        self.pusher = ScriptedPusher(robot, ToolIK(robot, lower, upper), bound, radius,
                                      self.settings)
         self.robot, self.horizon = robot, horizon
 
@@ -77,6 +77,5 @@ class PushPrior:
         if dist < 1e-6:
             return obj_xy
         d = line / dist
-        contact = self.radius + 0.01  # where the primitive aims its contact point
-        ahead = float(np.dot(tool[:2] - obj_xy, d)) + contact
+        ahead = float(np.dot(tool[:2] - obj_xy, d)) + self.pusher.contact
         return obj_xy + d * min(max(ahead, 0.0), dist)

@@ -90,6 +90,11 @@ class ScriptedPusher:
     def reset(self) -> None:
         self.phase = "lift"
 
+    @property
+    def contact(self) -> float:
+        """How far behind the object's centre a push aims the tool (m)."""
+        return self.radius + 0.01
+
     def _behind(self, obj: np.ndarray, target: np.ndarray, extra: float) -> np.ndarray:
         d = target - obj[:2]
         d = d / max(np.linalg.norm(d), 1e-9)
@@ -122,7 +127,7 @@ class ScriptedPusher:
                 self.phase = "push"
             return _toward(tool, goal, s.travel_speed)
         # push: aim the contact point behind the object's centre, on the line to the target
-        aim = obj[:2] - d * (self.radius + 0.01)
+        aim = obj[:2] - d * self.contact
         advance = min(s.speed, dist)
         goal = np.array([*(aim + d * advance + 0.5 * (aim - tool[:2])), s.push_height])
         return _toward(tool, goal, s.speed * 1.5)
