@@ -202,6 +202,21 @@ def test_surprise_monitor_decides_ok_camera_reground_and_hold():
     assert monitor.assess(z, z + np.nan, z).decision == SURPRISE_CAMERA  # NaN is never "ok"
 
 
+def test_a_surprise_is_the_cameras_only_when_the_image_shows_the_arm_elsewhere():
+    """Push models: the image disagrees with the prediction but joint state agrees. If the image
+    alone reads the joints where they are, the camera works and the world surprised us."""
+    d = 4
+    t = SurpriseThresholds(np.ones(d), np.ones(d), reground=2.0, hold=10.0, proprio_reground=2.0)
+    monitor = SurpriseMonitor(t, camera_check=0.3)
+    z = np.zeros(d)
+    assert monitor.assess(z, z + 3.0, z + 0.5, camera_error=0.05).decision == SURPRISE_REGROUND
+    assert monitor.assess(z, z + 3.0, z + 0.5, camera_error=0.7).decision == SURPRISE_CAMERA
+    assert monitor.assess(z, z + 3.0, z + 0.5, camera_error=np.nan).decision == SURPRISE_CAMERA
+    assert monitor.assess(z, z + 0.5, z + 0.5, camera_error=0.7).decision == SURPRISE_OK
+    off = SurpriseMonitor(t)  # camera_check 0: the check is off
+    assert off.assess(z, z + 3.0, z + 0.5, camera_error=0.05).decision == SURPRISE_CAMERA
+
+
 def assert_same_rollout(r1, r2, atol: float = 1e-4) -> None:
     """Two backends' rollouts of the same latents and actions agree in every output."""
     for name in ("latent_mean", "disagreement", "joint_positions"):

@@ -365,3 +365,30 @@ def test_the_optimiser_finds_a_good_proposal_random_samples_miss(algorithm):
         result = opt.optimize(evaluate, prior)
         found[prior is None] = float(np.abs(result.actions - target).max())
     assert found[False] < 0.02 < found[True], found
+
+
+
+# -- the monitor with the push model: a camera that works is looked at again
+
+def test_after_a_camera_dropout_the_push_planner_looks_at_the_camera_again():
+    """A 1 s dark camera mid-push, as `wmp eval --task push` stages it (the controller with its
+    calibrated monitor, tuning seed 100): dark frames are blamed on the camera, but once frames
+    return and show the arm where the joints are, the camera works, whatever the imagined
+    object says. Blaming the camera for an imagination gone wrong would plan on that
+    imagination for the rest of the episode (it did here for 50 of 60 steps)."""
+    from world_model_planner.core import config as cfg
+    from world_model_planner.core.eval import Evaluator
+    from world_model_planner.core.eval_run import eval_config, task_planner
+    from world_model_planner.core.paths import resolve
+    from world_model_planner.core.safety import SURPRISE_CAMERA
+
+    node = cfg.load(cfg.PlannerNodeConfig, resolve("config/planner.yaml", kind="planner config"),
+                    node=cfg.PLANNER_NODE)
+    evaluator = Evaluator(PUSH, task_planner(PUSH, node.planner, False),
+                          eval_config("push", 1, 100, ["wm_cem"], ["dropout"]))
+    result = evaluator.run_episode("wm_cem", "dropout", 0)
+    drop = PUSH.perturbations.dropout
+    dark = result.decisions[drop.start_step:drop.start_step + drop.steps]
+    after = result.decisions[drop.start_step + drop.steps + 3:]
+    assert dark == [SURPRISE_CAMERA] * drop.steps
+    assert after and SURPRISE_CAMERA not in after, result.decisions

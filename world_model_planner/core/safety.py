@@ -593,13 +593,19 @@ class SurpriseMonitor:
     * both encodings agree with the prediction: ok;
     * the full encoding disagrees but joint state alone agrees: the camera is lying (dropout,
       occlusion, glare): keep the belief from joint state and memory, do not trust the image;
+      unless the image alone shows the arm where the joints are (`camera_error` within
+      `camera_check`): then the camera works and the world did not go as imagined (an object
+      moved otherwise), so re-ground. Without that check an imagination gone wrong would
+      blame the camera on every step after and never look again;
     * both disagree: the world changed: re-ground on the fresh observation and drop the warm
       start; if either check stays above its hold threshold, hold the arm.
     """
 
     def __init__(self, thresholds: SurpriseThresholds, reground_scale: float = 1.0,
-                 hold_scale: float = 1.0, hold_after: int = 3, tracking: bool = True) -> None:
+                 hold_scale: float = 1.0, hold_after: int = 3, tracking: bool = True,
+                 camera_check: float = 0.0) -> None:
         self.t = thresholds
+        self.camera_check = camera_check
         self.reground = thresholds.reground * reground_scale
         self.hold = thresholds.hold * hold_scale
         self.proprio_reground = thresholds.proprio_reground * reground_scale
@@ -627,14 +633,18 @@ class SurpriseMonitor:
         return value if math.isfinite(value) else math.inf
 
     def assess(self, predicted: np.ndarray, full: np.ndarray, proprio_only: np.ndarray,
-               tracking_score: float = math.nan) -> SurpriseReport:
+               tracking_score: float = math.nan, camera_error: float = math.nan
+               ) -> SurpriseReport:
+        """camera_error: mean |joints read from the image alone - measured joints| (rad); nan
+        where not checked."""
         s_full = self.score(np.asarray(full) - predicted, self.t.scale_full)
         s_prop = self.score(np.asarray(proprio_only) - predicted, self.t.scale_proprio)
         pushed = tracking_score > self.tracking_reground  # False for nan
+        camera_works = self.camera_check > 0 and camera_error <= self.camera_check  # not nan
         if not pushed and s_full <= self.reground:
             decision = SURPRISE_OK
             self._consecutive = 0
-        elif not pushed and s_prop <= self.proprio_reground:
+        elif not pushed and s_prop <= self.proprio_reground and not camera_works:
             decision = SURPRISE_CAMERA
             self._consecutive = 0
         else:

@@ -102,6 +102,12 @@ class SurpriseConfig:
                             ge=1)
     tracking: bool = param(True, "also compare measured joints with the position loop's "
                                  "calibrated answer to the last command (pushes, collisions)")
+    camera_check: float = param(0.45, "push models: mean difference (rad) between the joints "
+                                "the image alone shows and the measured ones up to which the "
+                                "camera counts as working, so a surprise is the world's (the "
+                                "object moved otherwise than imagined: re-ground) and not the "
+                                "camera's (keep imagining); 0: blame the camera whenever the "
+                                "joints agree", ge=0.0)
 
 
 @dataclasses.dataclass(frozen=True)

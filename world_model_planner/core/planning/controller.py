@@ -88,7 +88,7 @@ class MPCController:
         self.filter = CommandFilter(limits or CommandLimits.from_robot(robot), control_period)
         self.monitor = (SurpriseMonitor(surprise, cfg.surprise.reground_scale,
                                         cfg.surprise.hold_scale, cfg.surprise.hold_after,
-                                        cfg.surprise.tracking)
+                                        cfg.surprise.tracking, cfg.surprise.camera_check)
                         if surprise is not None and cfg.surprise.enabled else None)
         self.joints = robot.dof
         # A push model holds the object: goal images are read for the object's pose, and while
@@ -206,7 +206,8 @@ class MPCController:
             if self.monitor.tracking is not None:
                 s_track = self.monitor.tracking_score(
                     q0, v0, executed, qpos, float(self.robot.tool_positions(qpos)[2]))
-            report = self.monitor.assess(predicted, z_full, z_prop, s_track)
+            report = self.monitor.assess(predicted, z_full, z_prop, s_track,
+                                         self._camera_error(z_image, qpos))
             decision, s_full, s_prop = report.decision, report.score, report.proprio_score
         if decision == SURPRISE_CAMERA:
             belief = self._camera_out_belief(z_prop, js)
@@ -250,6 +251,14 @@ class MPCController:
         return StepResult(filtered.command, filtered.held, decision, s_full, s_prop, s_track, plan,
                           tool_goal, None if goal.joints is None else goal.joints.copy(),
                           time.perf_counter() - started, filtered.reasons, plan.terms)
+
+    def _camera_error(self, z_image: np.ndarray, qpos: np.ndarray) -> float:
+        """Mean |joints the image alone shows - measured joints| (rad): small while the camera
+        sees the arm; nan for reach models, whose joint-only belief holds all they plan on."""
+        if not self.push:
+            return math.nan
+        seen = self.model.proprio(np.asarray(z_image, np.float32)[None])[0, : self.joints]
+        return float(np.mean(np.abs(seen - qpos)))
 
     def _camera_out_belief(self, z_prop: np.ndarray, joint_state: np.ndarray) -> np.ndarray:
         """What to plan from while the camera is not trusted. Reach: the joint-only encoding,
