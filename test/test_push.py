@@ -367,7 +367,6 @@ def test_the_optimiser_finds_a_good_proposal_random_samples_miss(algorithm):
     assert found[False] < 0.02 < found[True], found
 
 
-
 # -- the monitor with the push model: a camera that works is looked at again
 
 def test_after_a_camera_dropout_the_push_planner_looks_at_the_camera_again():
